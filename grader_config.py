@@ -1,0 +1,52 @@
+"""nbgrader configuration for the Artificial Neural Networks course.
+
+nbgrader only auto-loads a file called ``nbgrader_config.py``; ours is a one-line loader of this file,
+so that the CLI (``nbgrader ...``) and JupyterLab's formgrader, both started from the repository root,
+see the same settings.
+
+Layout (relative to the repository root, which is the course root):
+
+- ``solutions/<assignment>/``  nbgrader *source*: solutions and hidden tests (instructors only)
+- ``exercises/<assignment>/``  the student *release*, generated from ``solutions/`` by nbgrader
+- ``submitted/<student>/<assignment>/``  collected submissions (not in git)
+- ``autograded/`` and ``feedback/``  nbgrader's outputs (not in git)
+- ``gradebook.db``  the SQLite gradebook (not in git)
+"""
+
+import os
+
+c = get_config()  # noqa: F821  (injected by traitlets when nbgrader loads the file)
+
+COURSE_ROOT = os.path.dirname(os.path.abspath(__file__))
+
+c.CourseDirectory.course_id = "ann-course"
+c.CourseDirectory.root = COURSE_ROOT
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "exercises"
+c.CourseDirectory.submitted_directory = "submitted"
+c.CourseDirectory.autograded_directory = "autograded"
+c.CourseDirectory.feedback_directory = "feedback"
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(COURSE_ROOT, "gradebook.db")
+# Files that are never part of an assignment.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".DS_Store"]
+
+# One cell may run for at most this many seconds when nbgrader executes a notebook (autograde,
+# validate). nbgrader 0.9 reads the timeout from its Execute preprocessor.
+c.Execute.timeout = 60
+# A kernel that does not answer an interrupt is killed rather than hanging the batch.
+c.Execute.interrupt_on_timeout = True
+
+# Releases contain no outputs and no solution text; test cells are locked.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+c.ClearOutput.enabled = True
+c.LockCells.lock_grade_cells = True
+c.LockCells.lock_readonly_cells = True
+
+# Students validate with the same kernel and timeout.
+c.Validate.ignore_checksums = False
+
+# The exchange that nbgrader's "Assignment List" (student) and release/collect (instructor) use. It lives
+# inside the course folder so that a single-machine course works without a system-wide directory.
+c.Exchange.root = os.path.join(COURSE_ROOT, "exchange")
+c.Exchange.path_includes_course = True
