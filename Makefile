@@ -1,0 +1,72 @@
+# The course's everyday commands. Each bootstraps ./.venv on first use (Python 3.11 + pip) and is quick
+# once it exists: the install reruns only when pyproject.toml changes.
+#
+#   make lab      JupyterLab at the start page, with nbgrader's extensions (students, instructors)
+#   make test     the whole test suite (unit tests, every notebook, the nbgrader round trip)
+#   make grade    regenerate releases, autograde submitted/ (or the bundled samples), grades.csv
+#   make release  regenerate exercises/ from solutions/ with nbgrader
+#   make bench    the benchmark scripts (speed ratios against named baselines)
+#   make format   ruff format + fixable lint on the Python sources
+#   make clean    remove nbgrader's working state and caches (keeps .venv)
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(abspath $(VENV))/bin
+STAMP  := $(VENV)/.installed
+PORT   ?= 8888
+HOST   ?= 127.0.0.1
+# pytest workers for the notebook and grading tests; override with `make test JOBS=1`.
+JOBS   ?= auto
+
+# nbgrader calls helper executables (alembic, jupyter) from PATH: put the venv first.
+export PATH := $(BIN):$(PATH)
+export PYTHONDONTWRITEBYTECODE := 1
+# Notebooks draw with a non-interactive backend when run headless (tests, grading).
+export MPLBACKEND ?= Agg
+
+# JupyterLab refuses to run as root without --allow-root (containers, CI).
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+.PHONY: venv lab test grade release bench format clean distclean help
+
+help:
+	@sed -n '3,10p' Makefile
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --ip=$(HOST) --port=$(PORT) --ServerApp.root_dir=$(CURDIR) \
+		$(ALLOW_ROOT) $(LAB_ARGS) lectures/00_start_here.ipynb
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n $(JOBS) $(PYTEST_ARGS)
+
+grade: $(STAMP)
+	$(BIN)/python -m grader run $(GRADE_ARGS)
+
+release: $(STAMP)
+	@for a in $(notdir $(patsubst %/,%,$(wildcard solutions/*/))); do \
+		$(BIN)/nbgrader generate_assignment "$$a" --force || exit 1; done
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_autograd.py
+	$(BIN)/python benchmarks/bench_mlp.py
+	$(BIN)/python benchmarks/bench_grading.py
+
+format: $(STAMP)
+	$(BIN)/ruff format nnlib grader tests benchmarks
+	$(BIN)/ruff check --fix nnlib grader tests benchmarks
+
+clean:
+	rm -rf autograded feedback gradebook.db grades.csv .nbgrader.log exchange test-artifacts \
+		.pytest_cache .hypothesis .ruff_cache
+	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) *.egg-info
