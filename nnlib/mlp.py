@@ -1,0 +1,188 @@
+"""A multilayer perceptron in NumPy, built from the forward/backward pairs of :mod:`nnlib.layers`.
+
+``MLP([64, 64, 32, 10])`` is the lecture's network with two hidden layers: A⁽¹⁾ = g(X W1 + b1),
+A⁽²⁾ = g(A⁽¹⁾ W2 + b2) and the output Z = A⁽²⁾ W3 + b3, turned into class probabilities by softmax
+(``output="softmax"``, cross-entropy loss) or used as is (``output="linear"``, squared-error loss).
+Weights are W (the slides' w and β), biases b (the intercepts w_k0, β_0).
+
+Regularisation, as on the "Fitting" slide: ridge (``weight_decay``, λ Σ W²), lasso (``l1``, λ Σ |W|)
+and dropout on the hidden layers (``dropout``). Biases are not penalised.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import layers
+from ._validation import as_float_array, check_number
+from .activations import ACTIVATIONS, softmax
+
+__all__ = ["MLP"]
+
+
+class MLP:
+    """A fully connected network with one activation for all hidden layers.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        [n_inputs, hidden_1, ..., n_outputs]; at least two entries.
+    activation : str, default "relu"
+        A key of :data:`nnlib.activations.ACTIVATIONS`.
+    output : {"softmax", "linear"}, default "softmax"
+        Classification (cross-entropy on class indices) or regression (mean squared error).
+    dropout : float in [0, 1), default 0.0
+        Drop probability on hidden activations during training.
+    weight_decay : float, default 0.0
+        Ridge penalty λ₂ Σ W² added to the loss.
+    l1 : float, default 0.0
+        Lasso penalty λ₁ Σ |W| added to the loss.
+    seed : int, default 0
+        Seeds the initial weights (He for ReLU-like activations, Glorot otherwise) and dropout.
+
+    Attributes
+    ----------
+    params : dict of str to ndarray
+        "W1", "b1", "W2", ...; W_l has shape (layer_sizes[l-1], layer_sizes[l]).
+    grads : dict of str to ndarray
+        Same keys and shapes, filled by :meth:`backward`.
+    """
+
+    def __init__(self, layer_sizes, activation="relu", output="softmax", dropout=0.0,
+                 weight_decay=0.0, l1=0.0, seed=0):
+        sizes = list(layer_sizes)
+        if len(sizes) < 2 or not all(isinstance(s, (int, np.integer)) and s > 0 for s in sizes):
+            raise ValueError(f"layer_sizes must be at least two positive integers, got {layer_sizes}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        if output not in ("softmax", "linear"):
+            raise ValueError(f"output must be 'softmax' or 'linear', got {output!r}")
+        self.layer_sizes = [int(s) for s in sizes]
+        self.activation = activation
+        self.output = output
+        self.dropout = check_number(dropout, "dropout")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        self.weight_decay = check_number(weight_decay, "weight_decay", nonnegative=True)
+        self.l1 = check_number(l1, "l1", nonnegative=True)
+        self.rng = np.random.default_rng(seed)
+        gain = 2.0 if activation in ("relu", "leaky_relu") else 1.0
+        self.params = {}
+        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
+            scale = np.sqrt(gain / n_in) if gain == 2.0 else np.sqrt(2.0 / (n_in + n_out))
+            self.params[f"W{i}"] = self.rng.normal(0.0, scale, size=(n_in, n_out))
+            self.params[f"b{i}"] = np.zeros(n_out)
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self._caches = None
+
+    @property
+    def n_layers(self) -> int:
+        """Number of weight layers (hidden layers + 1)."""
+        return len(self.layer_sizes) - 1
+
+    @property
+    def n_params(self) -> int:
+        """Number of trainable numbers: Σ (n_in + 1) · n_out."""
+        return int(sum(v.size for v in self.params.values()))
+
+    def _check_X(self, X):
+        X = as_float_array(X, "X")
+        if X.ndim != 2 or X.shape[1] != self.layer_sizes[0]:
+            raise ValueError(f"X must have shape (n_samples, {self.layer_sizes[0]}), got {X.shape}")
+        return X
+
+    def forward(self, X, training=False):
+        """Scores of the output layer (logits, or predictions for ``output="linear"``).
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, layer_sizes[0])
+        training : bool, default False
+            Apply dropout (evaluation uses all units).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, layer_sizes[-1])
+        """
+        a = self._check_X(X)
+        caches = []
+        for i in range(1, self.n_layers + 1):
+            z, lin = layers.linear_forward(a, self.params[f"W{i}"], self.params[f"b{i}"])
+            if i == self.n_layers:
+                caches.append((lin, None, None))
+                a = z
+            else:
+                a, act = layers.activation_forward(z, self.activation)
+                a, drop = layers.dropout_forward(a, self.dropout, training, self.rng)
+                caches.append((lin, act, drop))
+        self._caches = caches
+        return a
+
+    def _penalty(self) -> float:
+        weights = [self.params[f"W{i}"] for i in range(1, self.n_layers + 1)]
+        return (self.weight_decay * sum(float(np.sum(W * W)) for W in weights)
+                + self.l1 * sum(float(np.sum(np.abs(W))) for W in weights))
+
+    def loss(self, X, y, training=True):
+        """Forward pass and loss (data term + penalties); keeps what :meth:`backward` needs.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, layer_sizes[0])
+        y : ndarray of shape (n_samples,)
+            Class indices (softmax output) or targets (linear output; (n_samples, n_out) also fine).
+        training : bool, default True
+            Apply dropout.
+
+        Returns
+        -------
+        float
+        """
+        out = self.forward(X, training=training)
+        if self.output == "softmax":
+            data_loss, self._loss_cache = layers.softmax_cross_entropy_forward(out, y)
+        else:
+            data_loss, self._loss_cache = layers.mse_forward(out, y)
+        return data_loss + self._penalty()
+
+    def backward(self):
+        """Fill :attr:`grads` with ∂loss/∂parameter for the last :meth:`loss` call.
+
+        Returns
+        -------
+        dict of str to ndarray
+            :attr:`grads`.
+        """
+        if self._caches is None:
+            raise RuntimeError("call loss(X, y) before backward()")
+        if self.output == "softmax":
+            d = layers.softmax_cross_entropy_backward(self._loss_cache)
+        else:
+            d = layers.mse_backward(self._loss_cache)
+        for i in range(self.n_layers, 0, -1):
+            lin, act, drop = self._caches[i - 1]
+            if act is not None:
+                d = layers.dropout_backward(d, drop)
+                d = layers.activation_backward(d, act)
+            d, dW, db = layers.linear_backward(d, lin)
+            W = self.params[f"W{i}"]
+            self.grads[f"W{i}"] = dW + 2 * self.weight_decay * W + self.l1 * np.sign(W)
+            self.grads[f"b{i}"] = db
+        return self.grads
+
+    def predict_proba(self, X):
+        """Class probabilities softmax(Z), shape (n_samples, n_classes) (softmax output only)."""
+        if self.output != "softmax":
+            raise ValueError("predict_proba needs output='softmax'")
+        return softmax(self.forward(X), dim=1)
+
+    def predict(self, X):
+        """Predicted class indices (softmax output) or values (linear output; 1-D for one output)."""
+        out = self.forward(X)
+        if self.output == "softmax":
+            return out.argmax(axis=1)
+        return out[:, 0] if out.shape[1] == 1 else out
+
+    def __repr__(self):
+        return (f"MLP({self.layer_sizes}, activation={self.activation!r}, output={self.output!r}, "
+                f"n_params={self.n_params})")
