@@ -200,18 +200,19 @@ def prelu_grad(z, a):
     return np.where(z > 0, 1.0, slope * np.ones_like(z))
 
 
-def softplus(z, beta=1.0):
+def softplus(z, beta=1.0, threshold=20.0):
     """Softplus (1/β)·log(1 + exp(βz)), a smooth ReLU: softplus(z) ≈ z for z ≫ 1, → 0 for z → −∞.
 
-    Computed as max(x, 0) + log1p(exp(−|x|)) with x = βz, which never overflows. (PyTorch switches
-    to the identity above ``threshold=20``; the difference there is below exp(−20) ≈ 2e−9 and this
-    exact form is what the tests compare with.)
+    Computed as max(x, 0) + log1p(exp(−|x|)) with x = βz, which never overflows. Like PyTorch, it
+    returns z itself where βz > ``threshold`` (the difference there is below exp(−20) ≈ 2e−9).
 
     Parameters
     ----------
     z : float or array_like of any shape
     beta : float, default 1.0
         Sharpness; the curve tends to ReLU as β → ∞.
+    threshold : float, default 20.0
+        Above βz = threshold the function is the identity, as in ``torch.nn.functional.softplus``.
 
     Returns
     -------
@@ -219,18 +220,21 @@ def softplus(z, beta=1.0):
     """
     z = as_float_array(z, "z")
     beta = check_number(beta, "beta", positive=True)
+    threshold = check_number(threshold, "threshold")
     x = beta * z
     with np.errstate(under="ignore"):
-        return (np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))) / beta
+        smooth = (np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))) / beta
+    return np.where(x > threshold, z, smooth)
 
 
-def softplus_grad(z, beta=1.0):
-    """softplus'(z) = σ(βz): the derivative of softplus is the sigmoid.
+def softplus_grad(z, beta=1.0, threshold=20.0):
+    """softplus'(z) = σ(βz): the derivative of softplus is the sigmoid (1 above the threshold).
 
     Parameters
     ----------
     z : float or array_like of any shape
     beta : float, default 1.0
+    threshold : float, default 20.0
 
     Returns
     -------
@@ -238,7 +242,8 @@ def softplus_grad(z, beta=1.0):
     """
     z = as_float_array(z, "z")
     beta = check_number(beta, "beta", positive=True)
-    return sigmoid(beta * z)
+    threshold = check_number(threshold, "threshold")
+    return np.where(beta * z > threshold, 1.0, sigmoid(beta * z))
 
 
 def linear(z, a=0.0, b=1.0):
