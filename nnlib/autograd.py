@@ -176,8 +176,15 @@ class Value:
         return order
 
     def backward(self):
-        """Fill ``.grad`` of every node with ∂self/∂node (accumulating into existing gradients)."""
+        """Fill ``.grad`` of every node with ∂self/∂node.
+
+        As in PyTorch, leaves (inputs) accumulate: a second ``backward()`` adds to their ``.grad``
+        until :meth:`zero_grad`. Intermediate nodes hold the gradient of the latest pass.
+        """
         order = self.topological_order()
+        for node in order:
+            if node.parents:
+                node.grad = 0.0
         self.grad += 1.0
         for node in reversed(order):
             g = node.grad
