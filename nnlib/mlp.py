@@ -74,6 +74,7 @@ class MLP:
             self.params[f"b{i}"] = np.zeros(n_out)
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         self._caches = None
+        self._loss_cache = None  # set by loss(); a later forward() (e.g. predict) clears it
 
     @property
     def n_layers(self) -> int:
@@ -116,6 +117,7 @@ class MLP:
                 a, drop = layers.dropout_forward(a, self.dropout, training, self.rng)
                 caches.append((lin, act, drop))
         self._caches = caches
+        self._loss_cache = None
         return a
 
     def _penalty(self) -> float:
@@ -153,8 +155,9 @@ class MLP:
         dict of str to ndarray
             :attr:`grads`.
         """
-        if self._caches is None:
-            raise RuntimeError("call loss(X, y) before backward()")
+        if self._loss_cache is None:
+            raise RuntimeError("call loss(X, y) right before backward(): a forward pass since then "
+                               "(predict, forward) replaced what backward() needs")
         if self.output == "softmax":
             d = layers.softmax_cross_entropy_backward(self._loss_cache)
         else:
