@@ -28,7 +28,8 @@ c.CourseDirectory.autograded_directory = "autograded"
 c.CourseDirectory.feedback_directory = "feedback"
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(COURSE_ROOT, "gradebook.db")
 # Files that are never part of an assignment.
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".DS_Store"]
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".DS_Store",
+                             "probes.json"]  # hidden checks, see grader/probes.py
 
 # One cell may run for at most this many seconds when nbgrader executes a notebook (autograde,
 # validate). nbgrader 0.9 reads the timeout from its Execute preprocessor.

@@ -1,0 +1,15 @@
+"""The course's grading pipeline: nbgrader autograding made trustworthy for a class.
+
+``python -m grader run`` (``make grade``) regenerates the releases, checks every submission against
+its release, grades each (student, assignment) in its own scratch course and sandboxed kernel, in
+parallel, re-runs the hidden checks outside the student's kernel, and writes an honest report. See
+``docs/grading.md`` for what is protected and what is not.
+
+Modules: ``course`` (where things are), ``integrity`` (submission vs release), ``sandbox`` (the
+grading kernel), ``kernel_launcher`` (what runs inside it), ``probes`` (hidden checks outside the
+kernel), ``pipeline`` (one job and many in parallel), ``report`` (grades.csv, feedback, table),
+``cli``.
+"""
+
+__all__ = ["__version__"]
+__version__ = "0.1.0"

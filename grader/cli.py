@@ -1,0 +1,124 @@
+"""``python -m grader``: the instructor's commands.
+
+``run``      regenerate releases, grade ``submitted/`` (or the bundled samples), write ``grades.csv``
+``release``  only regenerate ``exercises/`` from ``solutions/``
+``check``    integrity findings for one submitted notebook against its release
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .course import REPO, Course
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m grader", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="grade every submission")
+    run.add_argument("--course", type=Path, default=REPO, help="course root (default: this repo)")
+    run.add_argument("--submitted", type=Path, default=None,
+                     help="folder of <student>/<assignment>/ submissions (default: submitted/, "
+                          "or the bundled samples when that is empty)")
+    run.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1)
+    run.add_argument("--timeout", type=_positive_int, default=None,
+                     help="seconds per cell (default: c.Execute.timeout of grader_config.py)")
+    run.add_argument("--job-timeout", type=float, default=300.0,
+                     help="wall-clock seconds for one submission (default 300)")
+    run.add_argument("--memory-mb", type=_positive_int, default=4096)
+    run.add_argument("--csv", type=Path, default=None, help="default: <course>/grades.csv")
+    run.add_argument("--no-release", action="store_true", help="do not regenerate exercises/")
+    run.add_argument("--no-progress", action="store_true")
+    sub.add_parser("release", help="regenerate exercises/ from solutions/").add_argument(
+        "--course", type=Path, default=REPO)
+    check = sub.add_parser("check", help="integrity findings for one submitted notebook")
+    check.add_argument("notebook", type=Path)
+    check.add_argument("release", type=Path)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "check":
+        return _check(args)
+    course = Course(args.course.resolve())
+    if not course.assignments():
+        print(f"error: {course.solutions} holds no assignment", file=sys.stderr)
+        return 2
+    if args.command == "release":
+        from .course import api_for
+
+        api = api_for(course.root)
+        for a in course.assignments():
+            out = api.generate_assignment(a, force=True)
+            print(f"{a}: {'released' if out['success'] else 'FAILED'}")
+            if not out["success"]:
+                print(out.get("error", ""), file=sys.stderr)
+                return 1
+        return 0
+    return _run(args, course)
+
+
+def _run(args, course: Course) -> int:
+    from . import pipeline, report, sandbox
+    from .course import nbgrader_config
+
+    submitted = args.submitted
+    if submitted is None:
+        submitted = course.root / "submitted"
+        if not any(submitted.glob("*/*")):
+            submitted = course.root / "samples" / "submitted"
+            print(f"No submissions in {course.root / 'submitted'}: grading the bundled samples in "
+                  f"{submitted} instead.")
+    if not submitted.is_dir():
+        print(f"error: --submitted {submitted} is not a folder", file=sys.stderr)
+        return 2
+    timeout = args.timeout or nbgrader_config(course.root).Execute.timeout
+    opts = pipeline.Options(timeout=int(timeout), job_timeout=args.job_timeout,
+                            workers=args.workers,
+                            limits=sandbox.Limits(memory_bytes=args.memory_mb * 1024**2))
+    jobs = pipeline.find_jobs(submitted, course.assignments())
+    print(f"Grading {len(jobs)} submission(s) with {opts.workers} worker(s)"
+          + ("" if sandbox.is_root() else " (not root: no separate uid or mount namespace)") + ".")
+    bar = None
+    if not args.no_progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(jobs), unit="submission", file=sys.stderr)
+    results = pipeline.grade_course(course, submitted, opts, release=not args.no_release,
+                                    csv_path=args.csv, progress=(lambda r: bar.update()) if bar
+                                    else None)
+    if bar:
+        bar.close()
+    print(report.table(results))
+    print(f"\nGrades: {args.csv or course.root / 'grades.csv'}; feedback: "
+          f"{course.root / 'feedback'}/<student>/<assignment>/")
+    return 0
+
+
+def _check(args) -> int:
+    import nbformat
+
+    from . import integrity
+
+    try:
+        submitted = integrity.read_notebook(args.notebook)
+    except integrity.SubmissionUnreadable as exc:
+        print(f"unreadable: {exc}")
+        return 1
+    _, findings = integrity.check_submission(submitted, nbformat.read(args.release, as_version=4))
+    for f in findings:
+        print(f)
+    print(f"{len(findings)} finding(s)")
+    return 1 if findings else 0

@@ -1,0 +1,71 @@
+"""Where the course keeps things, and nbgrader's configuration for a course root.
+
+The course root is the repository root: ``solutions/`` (sources), ``exercises/`` (releases),
+``submitted/<student>/<assignment>/`` (submissions), ``samples/submitted/`` (the bundled samples),
+``gradebook.db``, ``autograded/`` and ``feedback/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from traitlets.config import Config
+from traitlets.config.loader import PyFileConfigLoader
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Course:
+    """A course folder laid out as above."""
+
+    root: Path
+
+    @property
+    def solutions(self) -> Path:
+        return self.root / "solutions"
+
+    @property
+    def exercises(self) -> Path:
+        return self.root / "exercises"
+
+    def assignments(self) -> list[str]:
+        """Assignments with a notebook in ``solutions/``, sorted."""
+        if not self.solutions.is_dir():
+            return []
+        return sorted(p.name for p in self.solutions.iterdir()
+                      if p.is_dir() and any(p.glob("*.ipynb")))
+
+    def release_notebooks(self, assignment: str) -> list[Path]:
+        return sorted((self.exercises / assignment).glob("*.ipynb"))
+
+    def private_paths(self) -> list[Path]:
+        """What a student's code must never see."""
+        names = ("solutions", "samples", "submitted", "autograded", "feedback", "gradebook.db",
+                 "grades.csv", "exchange", ".git")
+        return [self.root / n for n in names if (self.root / n).exists()]
+
+
+def nbgrader_config(course_root: Path, *, timeout: int | None = None,
+                    kernel_name: str | None = None) -> Config:
+    """The repository's ``grader_config.py`` with the course root (and gradebook) at ``course_root``."""
+    loader = PyFileConfigLoader("grader_config.py", path=str(REPO))
+    cfg = loader.load_config()
+    cfg.CourseDirectory.root = str(course_root)
+    cfg.CourseDirectory.db_url = f"sqlite:///{course_root / 'gradebook.db'}"
+    cfg.Exchange.root = str(course_root / "exchange")
+    if timeout is not None:
+        cfg.Execute.timeout = int(timeout)
+    if kernel_name is not None:
+        cfg.Execute.kernel_name = kernel_name
+    return cfg
+
+
+def api_for(course_root: Path, **kwargs):
+    """An in-process ``NbGraderAPI`` for ``course_root``."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    cfg = nbgrader_config(course_root, **kwargs)
+    return NbGraderAPI(coursedir=CourseDirectory(config=cfg), config=cfg)

@@ -1,0 +1,97 @@
+"""Start an IPython kernel inside the grading sandbox (runs as the kernel's own process).
+
+Invoked by the grading kernelspec as ``python -m grader.kernel_launcher <config.json> -f <conn>``,
+and by the hidden checks as ``python -m grader.kernel_launcher <config.json> --probe`` (which runs
+:mod:`grader.probe_runner` instead of a kernel).
+In order, it: hides the course's private folders behind empty tmpfs mounts and gives the kernel a
+private ``/tmp`` (when root, in the new mount namespace that ``unshare -m`` made for it); copies the
+connection file where the unprivileged user can read it; applies resource limits; drops to the
+configured uid/gid; and replaces itself with ``ipykernel_launcher``. Standard library only, so that
+nothing the kernel later imports has run with privileges.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+
+
+def _hide(paths: list[str]) -> None:
+    for path in paths:
+        if os.path.isdir(path):
+            subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0755", "none", path],
+                           check=True)
+        elif os.path.exists(path):
+            subprocess.run(["mount", "--bind", "/dev/null", path], check=True)
+
+
+def _expose(path: str) -> None:
+    """Make ``path`` reachable for the sandbox user when an ancestor (e.g. /root) is closed to it.
+
+    The closed ancestor is replaced, in this mount namespace only, by an empty tmpfs into which
+    ``path`` alone is bound again: the interpreter stays usable, the rest of that folder is hidden.
+    """
+    parts = os.path.abspath(path).split(os.sep)[1:]
+    closed = None
+    for i in range(1, len(parts)):
+        ancestor = os.sep + os.path.join(*parts[:i])
+        if not os.stat(ancestor).st_mode & 0o001:
+            closed = ancestor
+            break
+    if closed is None:
+        return
+    stage = os.path.join("/dev/shm", f"grader-expose-{os.getpid()}")
+    os.makedirs(stage, exist_ok=True)
+    subprocess.run(["mount", "--bind", path, stage], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0755", "none", closed], check=True)
+    os.makedirs(path, mode=0o755, exist_ok=True)
+    subprocess.run(["mount", "--move", stage, path], check=True)
+
+
+def _limits(cfg: dict) -> None:
+    for name, key in (("RLIMIT_AS", "memory_bytes"), ("RLIMIT_CPU", "cpu_seconds"),
+                      ("RLIMIT_FSIZE", "file_bytes"), ("RLIMIT_NPROC", "processes"),
+                      ("RLIMIT_CORE", "core_bytes")):
+        value = cfg.get(key)
+        if value is not None:
+            resource.setrlimit(getattr(resource, name), (int(value), int(value)))
+
+
+def main(argv: list[str]) -> None:
+    with open(argv[0], encoding="utf-8") as fh:
+        cfg = json.load(fh)
+    probe = "--probe" in argv
+    if not probe:
+        conn = argv[argv.index("-f") + 1]
+        shutil.copyfile(conn, os.path.join(cfg["workdir"], ".kernel-connection.json"))
+    os.chdir(cfg["workdir"])  # before /tmp is replaced, in case the work folder lives there
+    if os.geteuid() == 0 and cfg.get("namespace"):
+        for path in cfg.get("expose", []):
+            _expose(path)
+        _hide(cfg.get("hide", []))
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256m,mode=1777", "none", "/tmp"],
+                       check=True)
+    uid, gid = cfg.get("uid"), cfg.get("gid")
+    if os.geteuid() == 0 and uid is not None and not probe:
+        os.chown(".kernel-connection.json", uid, gid)
+    _limits(cfg)
+    if os.geteuid() == 0 and uid is not None:
+        os.setgroups([])
+        os.setgid(gid)
+        os.setuid(uid)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JPY_", "GRADER_"))}
+    env.update(HOME="/tmp", IPYTHONDIR="/tmp/.ipython", MPLCONFIGDIR="/tmp/.mpl",
+               MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1")
+    if probe:
+        os.execve(sys.executable, [sys.executable, "-m", "grader.probe_runner"], env)
+    os.execve(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f",
+                               ".kernel-connection.json",
+                               "--HistoryManager.hist_file=:memory:"], env)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,101 @@
+"""Hidden checks that do not depend on the student's kernel.
+
+nbgrader runs the hidden tests in the same kernel as the student's code, so code in an answer cell
+can change what a test sees (rebind ``np.allclose``, patch ``AssertionError``, install an IPython
+hook...). The probes re-run only the student's *answer* cells in a fresh sandboxed process, call the
+graded functions on hidden inputs, bring back plain numbers as JSON, and compare them outside the
+sandbox with the instructor's solution treated the same way. When the in-kernel tests gave a question
+full marks but a probe disagrees, the submission is flagged for review.
+
+An assignment declares its probes in ``solutions/<assignment>/probes.json`` (never released: the
+course configuration ignores the file name)::
+
+    {"notebook": "activations",
+     "probes": [{"grade_id": "test_sigmoid", "call": "sigmoid", "args": [[-1000.0, 0.0, 3.0]]},
+                {"grade_id": "test_relu", "call": "relu_grad", "args": [[0.0, -1.0, 2.0]],
+                 "rtol": 1e-9, "atol": 1e-12}]}
+
+``grade_id`` names the test cell whose verdict the probe corroborates; ``args``/``kwargs`` are JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from . import sandbox
+
+PROBE_FILE = "probes.json"
+
+
+def load_probes(source_dir: Path) -> dict | None:
+    """The probe declaration of an assignment's source folder, or ``None``."""
+    path = source_dir / PROBE_FILE
+    if not path.exists():
+        return None
+    spec = json.loads(path.read_text(encoding="utf-8"))
+    for probe in spec.get("probes", []):
+        if not {"grade_id", "call"} <= set(probe):
+            raise ValueError(f"{path}: every probe needs 'grade_id' and 'call', got {probe}")
+    return spec
+
+
+def answer_code(nb) -> list[str]:
+    """The code a probe may run: setup (read-only) cells, answer cells and the student's own cells,
+    but never a test cell."""
+    code = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("grade") and not meta.get("solution"):
+            continue  # a test cell
+        code.append("\n".join(ln for ln in cell.source.splitlines()
+                              if not ln.lstrip().startswith(("%", "!"))))
+    return code
+
+
+def run(nb, probes: list[dict], workdir: Path, slot: int, hide: list[str],
+        limits: sandbox.Limits, timeout: float) -> list[dict]:
+    """Run the probes against ``nb``'s answer code in a sandboxed process; return its results."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "probe-input.json").write_text(json.dumps(
+        {"code": answer_code(nb), "probes": [{k: p[k] for k in ("call", "args", "kwargs") if k in p}
+                                             for p in probes]}))
+    sandbox.prepare(workdir.parent, workdir, slot, hide, limits)
+    cfg = workdir.parent / "sandbox.json"
+    argv = [sys.executable, "-m", "grader.kernel_launcher", str(cfg), "--probe"]
+    if json.loads(cfg.read_text())["namespace"]:
+        argv = ["unshare", "-m", "--propagation", "private"] + argv
+    try:
+        subprocess.run(argv, cwd=workdir, timeout=timeout, capture_output=True,
+                       env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    except subprocess.TimeoutExpired:
+        return [{"error": f"the probes timed out after {timeout:g} s"} for _ in probes]
+    finally:
+        sandbox.kill_uid(sandbox.uid_for_worker(slot))
+    out = workdir / "probe-output.json"
+    try:
+        results = json.loads(out.read_text(encoding="utf-8"))
+        if not isinstance(results, list) or len(results) != len(probes):
+            raise ValueError("wrong number of results")
+        return results
+    except (OSError, ValueError):
+        return [{"error": "the probe process gave no readable result"} for _ in probes]
+
+
+def agrees(result: dict, reference: dict, probe: dict) -> bool:
+    """Whether a student's probe result matches the reference (same shape, values within tolerance)."""
+    if "error" in reference:
+        return "error" in result
+    if "error" in result or result.get("shape") != reference.get("shape"):
+        return False
+    a = np.array([np.nan if v is None else v for v in result["value"]], dtype=float)
+    b = np.array([np.nan if v is None else v for v in reference["value"]], dtype=float)
+    return bool(np.allclose(a, b, rtol=probe.get("rtol", 1e-6), atol=probe.get("atol", 1e-9),
+                            equal_nan=True))

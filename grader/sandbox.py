@@ -1,0 +1,126 @@
+"""The grading kernel: a kernelspec whose process is limited, unprivileged and cut off.
+
+:func:`prepare` writes, for one grading job, a kernelspec directory (put it on ``JUPYTER_PATH``) whose
+kernel runs :mod:`grader.kernel_launcher` with the job's limits. What the sandbox gives depends on the
+grader's rights:
+
+- always: resource limits (address space, CPU seconds, file size, processes, no core files), a
+  working directory that is a scratch copy of the one submission, and a private HOME/IPython dir;
+- as root: a separate uid per worker (no account needed), and a new mount namespace (``unshare -m``)
+  in which the course's private folders are empty and ``/tmp`` is private.
+
+:func:`kill_uid` ends every process left by a job's uid, so nothing a notebook started survives it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+KERNEL_NAME = "grader-sandbox"
+BASE_UID = 61000
+NOGROUP = 65534
+
+
+@dataclass
+class Limits:
+    """Resource limits of one grading kernel."""
+
+    memory_bytes: int = 4 * 1024**3
+    cpu_seconds: int = 300
+    file_bytes: int = 64 * 1024**2
+    processes: int = 64
+    core_bytes: int = 0
+
+
+@dataclass
+class SandboxConfig:
+    workdir: str
+    uid: int | None
+    gid: int | None
+    namespace: bool
+    hide: list = field(default_factory=list)
+    expose: list = field(default_factory=list)
+    limits: Limits = field(default_factory=Limits)
+
+    def as_json(self) -> dict:
+        data = asdict(self)
+        data.update(data.pop("limits"))
+        return data
+
+
+def is_root() -> bool:
+    return os.geteuid() == 0
+
+
+def uid_for_worker(slot: int) -> int | None:
+    """The uid a worker's kernels run as (root only); distinct per worker so kills stay local."""
+    return BASE_UID + slot if is_root() else None
+
+
+def prepare(job_dir: Path, workdir: Path, slot: int, hide: list[str], limits: Limits) -> Path:
+    """Write the job's kernelspec and make ``workdir`` usable by the sandbox user.
+
+    Returns the directory to prepend to ``JUPYTER_PATH``.
+    """
+    uid = uid_for_worker(slot)
+    workdir.mkdir(parents=True, exist_ok=True)
+    cfg = SandboxConfig(str(workdir), uid, NOGROUP if uid is not None else None,
+                        namespace=is_root() and shutil.which("unshare") is not None,
+                        hide=[str(p) for p in hide], limits=limits,
+                        expose=sorted({os.path.realpath(sys.base_prefix),
+                                       os.path.realpath(sys.prefix)}))
+    spec_root = job_dir / "kernelspec"
+    spec_dir = spec_root / "kernels" / KERNEL_NAME
+    spec_dir.mkdir(parents=True, exist_ok=True)
+    cfg_path = job_dir / "sandbox.json"
+    cfg_path.write_text(json.dumps(cfg.as_json()))
+    argv = [sys.executable, "-m", "grader.kernel_launcher", str(cfg_path), "-f", "{connection_file}"]
+    if cfg.namespace:
+        argv = ["unshare", "-m", "--propagation", "private"] + argv
+    (spec_dir / "kernel.json").write_text(json.dumps(
+        {"argv": argv, "display_name": "Python 3 (grading sandbox)", "language": "python",
+         "env": {"PYTHONPATH": os.environ.get("GRADER_KERNEL_PYTHONPATH", "")}}))
+    if uid is not None:
+        # The path down to the notebook is traversable but not listable; only the notebook's own
+        # folder belongs to the sandbox user.
+        for parent in [job_dir, *[p for p in workdir.parents if job_dir in p.parents]]:
+            os.chmod(parent, 0o711)
+        for path in [workdir, *workdir.rglob("*")]:
+            os.chown(path, uid, NOGROUP)
+    return spec_root
+
+
+def kill_uid(uid: int | None, grace: float = 0.5) -> int:
+    """Kill every process running as ``uid``; return how many there were."""
+    if uid is None:
+        return 0
+    import psutil
+
+    victims = [p for p in psutil.process_iter(["uids"]) if p.info["uids"] and
+               p.info["uids"].real == uid]
+    for p in victims:
+        try:
+            p.send_signal(signal.SIGKILL)
+        except psutil.Error:
+            pass
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(p.is_running() and p.status() != "zombie"
+                                              for p in victims if _exists(p)):
+        time.sleep(0.05)
+    return len(victims)
+
+
+def _exists(p) -> bool:
+    import psutil
+
+    try:
+        return p.is_running()
+    except psutil.Error:
+        return False
