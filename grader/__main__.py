@@ -1,3 +1,4 @@
 from grader.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # workers start from a fork server that re-imports __main__
+    raise SystemExit(main())

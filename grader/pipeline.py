@@ -94,7 +94,7 @@ def reference_probes(course: Course, template: Path, assignment: str, opts: Opti
         return []
     source = integrity.read_notebook(course.solutions / assignment / f"{spec['notebook']}.ipynb")
     job_dir = Path(tempfile.mkdtemp(dir=template.parent, prefix="reference-"))
-    return probes.run(source, spec["probes"], job_dir / "probe", 0, [], opts.limits, 60.0)
+    return probes.run(source, spec["probes"], job_dir / "probe", 0, [], opts.limits, opts.timeout)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -156,8 +156,7 @@ def grade_job(job: Job, course: Course, template: Path, work_root: Path, slot: i
         outcome = api.autograde(job.assignment, job.student, force=True, create=True)
         sandbox.kill_uid(sandbox.uid_for_worker(slot))
         if not outcome["success"]:
-            lines = (outcome.get("error") or outcome.get("log") or "").strip().splitlines()
-            result.reason = "nbgrader could not grade it: " + (lines[-1] if lines else "no reason")
+            result.reason = _why_nbgrader_failed(outcome.get("error", "") + outcome.get("log", ""))
             return result
         from nbgrader.api import Gradebook
 
@@ -171,7 +170,7 @@ def grade_job(job: Job, course: Course, template: Path, work_root: Path, slot: i
         if spec and reference:
             student_nb = nbformat.read(dest / f"{spec['notebook']}.ipynb", as_version=4)
             got = probes.run(student_nb, spec["probes"], job_dir / "probe", slot, hide,
-                             opts.limits, 60.0)
+                             opts.limits, opts.timeout)
             for probe, mine, ref in zip(spec["probes"], got, reference):
                 score, maximum = result.grades.get(probe["grade_id"], [0.0, 0.0])
                 if score == maximum and maximum > 0 and not probes.agrees(mine, ref, probe):
@@ -201,6 +200,21 @@ def grade_job(job: Job, course: Course, template: Path, work_root: Path, slot: i
         (job_dir / "result.json").write_text(json.dumps(asdict(result)))
 
 
+def _why_nbgrader_failed(text: str) -> str:
+    """A one-line reason from nbgrader's log of a failed autograde."""
+    known = [("DeadKernelError", "the kernel died while running the notebook (os._exit, a crash "
+                                 "or the memory limit)"),
+             ("Kernel died", "the kernel died while running the notebook"),
+             ("CellTimeoutError", "a cell ran past the time limit and the kernel did not stop"),
+             ("timed out", "a cell ran past the time limit and the kernel did not stop"),
+             ("RuntimeError: Kernel didn't respond", "the kernel stopped responding")]
+    for needle, reason in known:
+        if needle in text:
+            return reason
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return "nbgrader could not grade it: " + (lines[-1][:200] if lines else "no reason given")
+
+
 def _child(job, course, template, work_root, slot, opts, reference, out_path):
     os.setsid()  # one process group to kill if the job overruns
     result = grade_job(job, course, template, work_root, slot, opts, reference)
@@ -221,7 +235,10 @@ def run_jobs(jobs: list[Job], course: Course, opts: Options, progress=None) -> l
         assignments = sorted({j.assignment for j in jobs})
         template = build_template(course, work_root, assignments)
         refs = {a: reference_probes(course, template, a, opts) for a in assignments}
-        ctx = multiprocessing.get_context("fork")
+        # Workers fork from a clean fork server (nbgrader preloaded), not from this process: a child
+        # forked after the parent ran nbgrader inherits its event-loop state and hangs on timeouts.
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["nbgrader.apps", "nbgrader.api", "grader.pipeline"])
         pending = list(enumerate(jobs))
         running: dict[int, tuple] = {}  # slot -> (index, process, deadline, out_path)
         free = list(range(max(1, opts.workers)))

@@ -10,6 +10,15 @@ import contextlib
 import io
 import json
 import math
+import signal
+
+
+class CellTimeout(BaseException):
+    """Raised by the alarm when a cell or probe runs too long (not an Exception: harder to swallow)."""
+
+
+def _alarm(signum, frame):
+    raise CellTimeout()
 
 
 def _plain(value):
@@ -25,20 +34,30 @@ def main():
     namespace = {"__name__": "__main__"}
     results = []
     sink = io.StringIO()
+    seconds = float(spec.get("timeout", 30))
+    signal.signal(signal.SIGALRM, _alarm)
     with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
         for source in spec["code"]:
             try:
+                signal.setitimer(signal.ITIMER_REAL, seconds)
                 exec(compile(source, "<answer>", "exec"), namespace)  # noqa: S102 (sandboxed)
             except BaseException as exc:  # a broken cell must not stop the probes
-                if isinstance(exc, (SystemExit, KeyboardInterrupt)):
+                if isinstance(exc, SystemExit):
                     break
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            sink.seek(0)
+            sink.truncate()
         for probe in spec["probes"]:
             try:
+                signal.setitimer(signal.ITIMER_REAL, seconds)
                 fn = namespace[probe["call"]]
                 value, shape = _plain(fn(*probe.get("args", []), **probe.get("kwargs", {})))
                 results.append({"value": value, "shape": shape})
             except BaseException as exc:  # report, never raise
                 results.append({"error": f"{type(exc).__name__}: {str(exc)[:200]}"})
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
     with open("probe-output.json", "w", encoding="utf-8") as fh:
         json.dump(results, fh)
 

@@ -61,11 +61,16 @@ def answer_code(nb) -> list[str]:
 
 
 def run(nb, probes: list[dict], workdir: Path, slot: int, hide: list[str],
-        limits: sandbox.Limits, timeout: float) -> list[dict]:
-    """Run the probes against ``nb``'s answer code in a sandboxed process; return its results."""
+        limits: sandbox.Limits, cell_timeout: float) -> list[dict]:
+    """Run the probes against ``nb``'s answer code in a sandboxed process; return its results.
+
+    Every cell and every probe gets ``cell_timeout`` seconds; the process as a whole gets the sum.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
+    code = answer_code(nb)
+    timeout = cell_timeout * (len(code) + len(probes)) + 10
     (workdir / "probe-input.json").write_text(json.dumps(
-        {"code": answer_code(nb), "probes": [{k: p[k] for k in ("call", "args", "kwargs") if k in p}
+        {"code": code, "timeout": cell_timeout, "probes": [{k: p[k] for k in ("call", "args", "kwargs") if k in p}
                                              for p in probes]}))
     sandbox.prepare(workdir.parent, workdir, slot, hide, limits)
     cfg = workdir.parent / "sandbox.json"
@@ -73,7 +78,8 @@ def run(nb, probes: list[dict], workdir: Path, slot: int, hide: list[str],
     if json.loads(cfg.read_text())["namespace"]:
         argv = ["unshare", "-m", "--propagation", "private"] + argv
     try:
-        subprocess.run(argv, cwd=workdir, timeout=timeout, capture_output=True,
+        subprocess.run(argv, cwd=workdir, timeout=timeout, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
     except subprocess.TimeoutExpired:
         return [{"error": f"the probes timed out after {timeout:g} s"} for _ in probes]
