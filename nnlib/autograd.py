@@ -82,7 +82,7 @@ class Value:
         ∂(this node)/∂(parent) for each parent, computed in the forward pass.
     """
 
-    __slots__ = ("data", "grad", "label", "op", "parents", "local_grads")
+    __slots__ = ("data", "grad", "label", "local_grads", "op", "parents")
 
     def __init__(self, data, label="", _parents=(), _op="", _local_grads=()):
         # The operations below only ever pass floats: the checks cost nothing on that path.
@@ -125,8 +125,7 @@ class Value:
 
     def __pow__(self, exponent):
         """``self ** exponent`` for a plain number ``exponent`` (a Value exponent is refused)."""
-        if isinstance(exponent, Value) or isinstance(exponent, bool) \
-                or not isinstance(exponent, numbers.Real):
+        if isinstance(exponent, (Value, bool)) or not isinstance(exponent, numbers.Real):
             raise TypeError("only a number exponent is supported (Value ** int/float), got "
                             f"{type(exponent).__name__}")
         p, x = float(exponent), self.data

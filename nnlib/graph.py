@@ -20,9 +20,9 @@ from __future__ import annotations
 __all__ = ["draw_graph", "graph_layout", "node_text"]
 
 _X_STEP, _Y_STEP = 3.0, 1.6  # distance between columns and between rows (data units)
-_VALUE_BOX = dict(boxstyle="round,pad=0.4", fc="#eef4ff", ec="#3465a4")
-_OP_BOX = dict(boxstyle="circle,pad=0.3", fc="#fff4d6", ec="#c4a000")
-_ARROW = dict(arrowstyle="->", color="0.35", shrinkA=0, shrinkB=0)
+_VALUE_BOX = {"boxstyle": "round,pad=0.4", "fc": "#eef4ff", "ec": "#3465a4"}
+_OP_BOX = {"boxstyle": "circle,pad=0.3", "fc": "#fff4d6", "ec": "#c4a000"}
+_ARROW = {"arrowstyle": "->", "color": "0.35", "shrinkA": 0, "shrinkB": 0}
 
 
 def graph_layout(root):

@@ -17,7 +17,11 @@ from . import layers
 from ._validation import as_float_array, check_number
 from .activations import ACTIVATIONS, softmax
 
-__all__ = ["MLP"]
+__all__ = ["MLP", "RELU_LIKE"]
+
+#: Activations whose weights get He's scale sqrt(2 / n_in); the others get Glorot's
+#: sqrt(2 / (n_in + n_out)).
+RELU_LIKE = ("relu", "leaky_relu")
 
 
 class MLP:
@@ -50,8 +54,9 @@ class MLP:
 
     def __init__(self, layer_sizes, activation="relu", output="softmax", dropout=0.0,
                  weight_decay=0.0, l1=0.0, seed=0):
-        sizes = list(layer_sizes)
-        if len(sizes) < 2 or not all(isinstance(s, (int, np.integer)) and s > 0 for s in sizes):
+        sizes = list(layer_sizes) if isinstance(layer_sizes, (list, tuple, np.ndarray)) else []
+        if len(sizes) < 2 or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool)
+                                     and s > 0 for s in sizes):
             raise ValueError(f"layer_sizes must be at least two positive integers, got {layer_sizes}")
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
@@ -65,12 +70,16 @@ class MLP:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.weight_decay = check_number(weight_decay, "weight_decay", nonnegative=True)
         self.l1 = check_number(l1, "l1", nonnegative=True)
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise TypeError(f"seed must be an integer, got {type(seed).__name__}")
         self.rng = np.random.default_rng(seed)
-        gain = 2.0 if activation in ("relu", "leaky_relu") else 1.0
         self.params = {}
-        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
-            scale = np.sqrt(gain / n_in) if gain == 2.0 else np.sqrt(2.0 / (n_in + n_out))
-            self.params[f"W{i}"] = self.rng.normal(0.0, scale, size=(n_in, n_out))
+        for i, (n_in, n_out) in enumerate(zip(self.layer_sizes[:-1], self.layer_sizes[1:]), 1):
+            if activation in RELU_LIKE:  # He (Kaiming) normal: Var W = 2 / n_in
+                std = np.sqrt(2.0 / n_in)
+            else:  # Glorot (Xavier) normal: Var W = 2 / (n_in + n_out)
+                std = np.sqrt(2.0 / (n_in + n_out))
+            self.params[f"W{i}"] = self.rng.normal(0.0, std, size=(n_in, n_out))
             self.params[f"b{i}"] = np.zeros(n_out)
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         self._caches = None
@@ -121,9 +130,15 @@ class MLP:
         return a
 
     def _penalty(self) -> float:
-        weights = [self.params[f"W{i}"] for i in range(1, self.n_layers + 1)]
-        return (self.weight_decay * sum(float(np.sum(W * W)) for W in weights)
-                + self.l1 * sum(float(np.sum(np.abs(W))) for W in weights))
+        """λ₂ Σ W² + λ₁ Σ |W| over the weight matrices (biases are not penalised)."""
+        total = 0.0
+        for i in range(1, self.n_layers + 1):
+            W = self.params[f"W{i}"]
+            if self.weight_decay:
+                total += self.weight_decay * float(np.vdot(W, W))
+            if self.l1:
+                total += self.l1 * float(np.abs(W).sum())
+        return total
 
     def loss(self, X, y, training=True):
         """Forward pass and loss (data term + penalties); keeps what :meth:`backward` needs.
@@ -169,7 +184,11 @@ class MLP:
                 d = layers.activation_backward(d, act)
             d, dW, db = layers.linear_backward(d, lin)
             W = self.params[f"W{i}"]
-            self.grads[f"W{i}"] = dW + 2 * self.weight_decay * W + self.l1 * np.sign(W)
+            if self.weight_decay:
+                dW += (2.0 * self.weight_decay) * W
+            if self.l1:
+                dW += self.l1 * np.sign(W)  # the subgradient 0 at W = 0
+            self.grads[f"W{i}"] = dW
             self.grads[f"b{i}"] = db
         return self.grads
 

@@ -14,6 +14,17 @@ from ._validation import check_number
 __all__ = ["SGD", "Adam"]
 
 
+def _check_params(params):
+    if not isinstance(params, dict) or not params:
+        raise TypeError("params must be a non-empty dict of name -> ndarray, got "
+                        f"{type(params).__name__}")
+    for k, p in params.items():
+        if not isinstance(p, np.ndarray) or p.dtype.kind != "f":
+            raise TypeError(f"params[{k!r}] must be a float ndarray (updated in place), "
+                            f"got {type(p).__name__}")
+    return params
+
+
 def _check_grads(params, grads):
     missing = set(params) - set(grads)
     if missing:
@@ -37,7 +48,7 @@ class SGD:
     """
 
     def __init__(self, params, lr, momentum=0.0):
-        self.params = params
+        self.params = _check_params(params)
         self.lr = check_number(lr, "lr", positive=True)
         self.momentum = check_number(momentum, "momentum", nonnegative=True)
         if self.momentum >= 1:
@@ -70,7 +81,7 @@ class Adam:
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
-        self.params = params
+        self.params = _check_params(params)
         self.lr = check_number(lr, "lr", positive=True)
         self.beta1, self.beta2 = (check_number(b, "betas") for b in betas)
         if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
@@ -87,7 +98,9 @@ class Adam:
         c1 = 1 - self.beta1**self.t
         c2 = 1 - self.beta2**self.t
         for k, p in self.params.items():
-            g = grads[k]
-            self.m[k] = self.beta1 * self.m[k] + (1 - self.beta1) * g
-            self.v[k] = self.beta2 * self.v[k] + (1 - self.beta2) * g * g
-            p -= self.lr * (self.m[k] / c1) / (np.sqrt(self.v[k] / c2) + self.eps)
+            g, m, v = grads[k], self.m[k], self.v[k]
+            m *= self.beta1  # running mean of g (in place: no new arrays per step)
+            m += (1 - self.beta1) * g
+            v *= self.beta2  # running mean of g²
+            v += (1 - self.beta2) * (g * g)
+            p -= (self.lr / c1) * m / (np.sqrt(v / c2) + self.eps)

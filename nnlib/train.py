@@ -15,7 +15,7 @@ import numpy as np
 from ._validation import as_float_array
 from .optim import SGD, Adam
 
-__all__ = ["History", "fit", "accuracy"]
+__all__ = ["History", "accuracy", "fit"]
 
 
 @dataclass
@@ -37,7 +37,7 @@ def accuracy(model, X, y) -> float:
     return float(np.mean(model.predict(X) == np.asarray(y)))
 
 
-def fit(model, X, y, *, epochs, batch_size=32, lr=0.1, optimizer="sgd", momentum=0.0,
+def fit(model, X, y, *, epochs, batch_size=32, lr=None, optimizer="sgd", momentum=0.0,
         X_val=None, y_val=None, progress=True, seed=0, callback=None):
     """Train ``model`` (an :class:`nnlib.mlp.MLP`) with mini-batch gradient descent.
 
@@ -48,8 +48,10 @@ def fit(model, X, y, *, epochs, batch_size=32, lr=0.1, optimizer="sgd", momentum
     y : ndarray of shape (n_samples,) (class indices) or (n_samples, n_outputs)
     epochs : int
     batch_size : int, default 32
-    lr : float, default 0.1
+    lr : float, optional
+        The learning rate ρ; by default 0.1 for SGD and 1e-3 for Adam.
     optimizer : {"sgd", "adam"} or an optimiser object with ``step(grads)``
+        An object (e.g. ``Adam(model.params, lr=...)``) is used as given, ignoring ``lr``.
     momentum : float, default 0.0
         For SGD.
     X_val, y_val : ndarray, optional
@@ -65,8 +67,16 @@ def fit(model, X, y, *, epochs, batch_size=32, lr=0.1, optimizer="sgd", momentum
     -------
     History
     """
+    if not all(hasattr(model, a) for a in ("loss", "backward", "params", "predict")):
+        raise TypeError(f"model must be an nnlib.mlp.MLP (loss, backward, params, predict), got "
+                        f"{type(model).__name__}")
     X = as_float_array(X, "X")
     y = np.asarray(y)
+    if X.ndim != 2 or y.ndim == 0:
+        raise ValueError(f"X must have shape (n_samples, n_features) and y (n_samples, ...), got "
+                         f"{X.shape} and {y.shape}")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable, got {type(callback).__name__}")
     if len(X) != len(y):
         raise ValueError(f"X and y must have the same number of samples, got {len(X)} and {len(y)}")
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
@@ -76,10 +86,10 @@ def fit(model, X, y, *, epochs, batch_size=32, lr=0.1, optimizer="sgd", momentum
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     if (X_val is None) != (y_val is None):
         raise ValueError("give both X_val and y_val, or neither")
-    if optimizer == "sgd":
-        opt = SGD(model.params, lr=lr, momentum=momentum)
-    elif optimizer == "adam":
-        opt = Adam(model.params, lr=lr)
+    if isinstance(optimizer, str) and optimizer == "sgd":
+        opt = SGD(model.params, lr=0.1 if lr is None else lr, momentum=momentum)
+    elif isinstance(optimizer, str) and optimizer == "adam":
+        opt = Adam(model.params, lr=1e-3 if lr is None else lr)
     elif hasattr(optimizer, "step"):
         opt = optimizer
     else:

@@ -1,13 +1,10 @@
 """nnlib.graph: the slides' Examples 1 and 2 drawn with matplotlib, checked through the Text artists."""
 
-import matplotlib
+import matplotlib.pyplot as plt  # the Agg backend comes from conftest.py (MPLBACKEND)
+import pytest
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pytest  # noqa: E402
-
-from nnlib.autograd import Value  # noqa: E402
-from nnlib.graph import draw_graph, graph_layout, node_text  # noqa: E402
+from nnlib.autograd import Value
+from nnlib.graph import draw_graph, graph_layout, node_text
 
 
 @pytest.fixture(autouse=True)
