@@ -229,7 +229,7 @@ class Value:
         list of Value
             Leaves first, ``self`` last.
         """
-        return _topological_order(self, reset_grads=False)
+        return _topological_order(self, reset_grads=False, leaves=True)
 
     def backward(self):
         """Fill ``.grad`` of every node of the graph with ∂self/∂node (reverse-mode chain rule).
@@ -237,7 +237,7 @@ class Value:
         Leaves accumulate: a second ``backward()`` adds to their ``.grad`` (as in PyTorch) until
         :meth:`zero_grad`. Intermediate nodes are reset, so they hold this pass's gradient.
         """
-        order = _topological_order(self, reset_grads=True)
+        order = _topological_order(self, reset_grads=True, leaves=False)
         self.grad += 1.0
         for node in reversed(order):
             parents = node.parents
@@ -253,7 +253,7 @@ class Value:
 
     def zero_grad(self):
         """Set ``.grad`` to 0 on every node of the graph that ends here."""
-        for node in _topological_order(self, reset_grads=False):
+        for node in _topological_order(self, reset_grads=False, leaves=True):
             node.grad = 0.0
 
     def __repr__(self):
@@ -263,6 +263,8 @@ class Value:
 
 def _lift(other) -> Value:
     """A number as a leaf Value; anything else is a ``TypeError``."""
+    if other.__class__ is float:  # the common case first: a plain float constant
+        return Value(other)
     if other.__class__ is Value:
         return other
     if isinstance(other, bool) or not isinstance(other, numbers.Real):
@@ -271,12 +273,14 @@ def _lift(other) -> Value:
     return Value(float(other))
 
 
-def _topological_order(root: Value, reset_grads: bool) -> list[Value]:
+def _topological_order(root: Value, reset_grads: bool, leaves: bool) -> list[Value]:
     """Post-order DFS with an explicit stack; ``None`` on the stack marks "parents are done".
 
     A node is marked visited when it is expanded (not when pushed), so a node reached twice is
     expanded once, within the first branch that pops it, and always lands after its parents. The
     loop allocates nothing per node, which keeps Python's garbage collector quiet on huge graphs.
+    ``backward`` leaves the leaves out (``leaves=False``): they only receive gradients, so their
+    place in the order does not matter.
     """
     order = []
     visited = set()
@@ -297,7 +301,7 @@ def _topological_order(root: Value, reset_grads: bool) -> list[Value]:
             push(node)
             push(None)
             for parent in parents:
-                if parent not in visited:
+                if (leaves or parent.parents) and parent not in visited:
                     push(parent)
         else:
             emit(node)
