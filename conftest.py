@@ -1,23 +1,36 @@
-"""Shared pytest set-up: headless plotting, and grouping for pytest-xdist.
+"""Shared pytest set-up: headless plotting, and how pytest-xdist shares the work.
 
 It sits at the repository root so that it also applies to ``pytest lectures/``.
 
-Tests run in parallel with ``--dist loadgroup``. A notebook's cells share one kernel, so every nbval
-item of a notebook joins the notebook's group; tests marked ``xdist_group`` keep theirs.
+A notebook's cells share one kernel, so all nbval items of a notebook must run on the same worker; a
+test module's module-scoped fixtures (the adversarial grading run, the JupyterLab server) likewise.
+The nbgrader round trip is the exception: each assignment is its own unit, so that assignments are
+graded in parallel.
 """
 
 import os
 import sys
 from pathlib import Path
 
-import pytest
-
 os.environ.setdefault("MPLBACKEND", "Agg")
 sys.path.insert(0, str(Path(__file__).resolve().parent / "tests"))
 
+ROUNDTRIP = "tests/test_nbgrader_roundtrip.py"
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if item.nodeid.split("::", 1)[0].endswith(".ipynb"):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+
+def work_unit(nodeid: str) -> str:
+    """The scheduling unit of a test: its file, or its assignment for the round trip."""
+    path, _, rest = nodeid.partition("::")
+    if path == ROUNDTRIP and rest.endswith("]"):
+        return f"{path}[{rest.rsplit('[', 1)[1]}"
+    return path
+
+
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class CourseScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            return work_unit(nodeid)
+
+    return CourseScheduling(config, log)

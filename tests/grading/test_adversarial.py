@@ -27,7 +27,6 @@ from coursekit import REPO, nbgrader, scores
 FIXTURE = Path(__file__).parent / "fixtures" / "course"
 ROOT = os.geteuid() == 0
 needs_root = pytest.mark.skipif(not ROOT, reason="the sandbox's uid and mount namespace need root")
-GROUP = pytest.mark.xdist_group("grading-adversarial")
 
 RIGHT = {"add": "def add(a, b):\n    return a + b",
          "square": "def square(x):\n    return np.asarray(x) ** 2",
@@ -156,7 +155,6 @@ def graded(tmp_path_factory):
             "new_uids": _uids() - uids_before, "release": release_nb}
 
 
-@GROUP
 @pytest.mark.grading
 @pytest.mark.parametrize("student", sorted(CASES))
 def test_status_and_score(graded, student):
@@ -170,7 +168,6 @@ def test_status_and_score(graded, student):
         assert float(row["score"]) == score, f"{student}: {row}"
 
 
-@GROUP
 @pytest.mark.grading
 def test_failures_name_their_reason(graded):
     assert "not valid notebook JSON" in graded["rows"]["invalid-json"]["reason"]
@@ -184,13 +181,11 @@ def test_failures_name_their_reason(graded):
     assert "hidden check" in graded["rows"]["rebind-allclose"]["findings"]
 
 
-@GROUP
 @pytest.mark.grading
 def test_table_is_printed(graded):
     assert "honest" in graded["stdout"] and "needs review" in graded["stdout"]
 
 
-@GROUP
 @pytest.mark.grading
 @needs_root
 def test_sources_and_gradebook_were_out_of_reach(graded):
@@ -205,7 +200,6 @@ def test_sources_and_gradebook_were_out_of_reach(graded):
                    for nb in s.notebooks for g in nb.grades) <= 2.0
 
 
-@GROUP
 @pytest.mark.grading
 @needs_root
 def test_no_process_survives_grading(graded):
@@ -214,7 +208,6 @@ def test_no_process_survives_grading(graded):
     assert not left, f"processes of the sandbox users survived: {[p.info['cmdline'] for p in left]}"
 
 
-@GROUP
 @pytest.mark.grading
 def test_feedback_hides_hidden_tests_and_caps_output(graded):
     course = graded["course"]
@@ -225,7 +218,6 @@ def test_feedback_hides_hidden_tests_and_caps_output(graded):
     assert huge.exists() and huge.stat().st_size < 2_000_000
 
 
-@GROUP
 @pytest.mark.grading
 def test_honest_scores_equal_plain_nbgrader(graded, tmp_path):
     course = tmp_path / "plain"
@@ -245,7 +237,6 @@ def test_honest_scores_equal_plain_nbgrader(graded, tmp_path):
         assert float(graded["rows"][student]["score"]) == total, student
 
 
-@GROUP
 @pytest.mark.grading
 def test_regrading_replaces_old_grades_and_failure_is_never_zero(graded):
     course = graded["course"]
