@@ -76,15 +76,26 @@ def make_chain(Value, depth):
     return step
 
 
-def best_time(step, repeat):
-    """Best wall time of ``repeat`` calls (the garbage of one call is collected before the next)."""
-    best, result = float("inf"), None
+def best_times(steps, repeat):
+    """Best wall time of ``repeat`` calls of each step, the steps taking turns.
+
+    Garbage is collected before each call; a step that raises ``RecursionError`` is reported as such.
+    """
+    best = {name: float("inf") for name in steps}
+    results = {}
     for _ in range(repeat):
-        gc.collect()
-        start = time.perf_counter()
-        result = step()
-        best = min(best, time.perf_counter() - start)
-    return best, result
+        for name, step in steps.items():
+            if results.get(name) == "RecursionError":
+                continue
+            gc.collect()
+            start = time.perf_counter()
+            try:
+                results[name] = step()
+            except RecursionError:
+                results[name], best[name] = "RecursionError", None
+                continue
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best, results
 
 
 def run(quick=False, repeat=None):
@@ -94,16 +105,11 @@ def run(quick=False, repeat=None):
         ("MLP 4-16-16-1, batch 32", make_mlp_step, {}, repeat),
         ("chain, depth 900", make_chain, {"depth": 900}, repeat * 3),
         ("chain, depth 1,000", make_chain, {"depth": 1_000}, repeat),
-        (f"chain, depth {deep:,}", make_chain, {"depth": deep}, 1 if not quick else 2),
+        (f"chain, depth {deep:,}", make_chain, {"depth": deep}, 2 if quick else 1),
     ]
     rows = []
     for name, make, kwargs, n in cases:
-        times, results = {}, {}
-        for engine, Value in ENGINES.items():
-            try:
-                times[engine], results[engine] = best_time(make(Value, **kwargs), n)
-            except RecursionError:
-                times[engine], results[engine] = None, "RecursionError"
+        times, results = best_times({e: make(V, **kwargs) for e, V in ENGINES.items()}, n)
         if all(isinstance(r, tuple) for r in results.values()):  # same numbers from both engines
             a, b = results["nnlib"], results["micrograd"]
             assert abs(a[0] - b[0]) <= 1e-9 * abs(b[0]) and abs(a[1] - b[1]) <= 1e-9 * abs(b[1])

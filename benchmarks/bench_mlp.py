@@ -9,7 +9,8 @@ threadpoolctl for NumPy, ``torch.set_num_threads`` for PyTorch).
 
 Both start from the same weights (nnlib's He initialisation) and see the same batches, so the
 training accuracy after the last epoch agrees up to rounding: the engines do the same work. The time
-is the best epoch of ``--epochs`` (after one warm-up epoch). Usage::
+is the best epoch of ``--epochs`` (after one warm-up epoch); the engines take turns epoch by epoch.
+Usage::
 
     python benchmarks/bench_mlp.py            # 20 epochs per engine
     python benchmarks/bench_mlp.py --quick    # 5 epochs per engine
@@ -18,15 +19,14 @@ is the best epoch of ``--epochs`` (after one warm-up epoch). Usage::
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import itertools
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
 from nnlib.mlp import MLP
 from nnlib.optim import SGD
@@ -94,14 +94,19 @@ def torch_trainer(X, y, dtype, seed=0):
     return epoch, accuracy
 
 
-def time_epochs(epoch, n_epochs):
-    """Best wall time of ``n_epochs`` epochs, after one warm-up epoch."""
-    epoch()
-    best = float("inf")
-    for _ in range(n_epochs):
-        start = time.perf_counter()
+def time_epochs(epochs, n_epochs):
+    """Best wall time per engine over ``n_epochs`` epochs, after one warm-up epoch each.
+
+    The engines take turns epoch by epoch, so a burst of load from other processes hits all alike.
+    """
+    for epoch in epochs:
         epoch()
-        best = min(best, time.perf_counter() - start)
+    best = [float("inf")] * len(epochs)
+    for _ in range(n_epochs):
+        for i, epoch in enumerate(epochs):
+            start = time.perf_counter()
+            epoch()
+            best[i] = min(best[i], time.perf_counter() - start)
     return best
 
 
@@ -111,14 +116,12 @@ def run(n_epochs, threads):
 
     torch.set_num_threads(threads)
     X, y = load_digits_data()
-    rows = []
+    names = ["nnlib (NumPy, float64)", "torch (float32)", "torch (float64)"]
+    trainers = [nnlib_trainer(X, y), torch_trainer(X, y, torch.float32),
+                torch_trainer(X, y, torch.float64)]
     with threadpool_limits(limits=threads):
-        for name, make in (("nnlib (NumPy, float64)", lambda: nnlib_trainer(X, y)),
-                           ("torch (float32)", lambda: torch_trainer(X, y, torch.float32)),
-                           ("torch (float64)", lambda: torch_trainer(X, y, torch.float64))):
-            epoch, accuracy = make()
-            rows.append((name, time_epochs(epoch, n_epochs), accuracy()))
-    return rows
+        times = time_epochs([epoch for epoch, _ in trainers], n_epochs)
+    return [(name, t, accuracy()) for name, t, (_, accuracy) in zip(names, times, trainers)]
 
 
 def format_table(rows, n_epochs):
