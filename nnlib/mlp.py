@@ -50,6 +50,15 @@ class MLP:
         "W1", "b1", "W2", ...; W_l has shape (layer_sizes[l-1], layer_sizes[l]).
     grads : dict of str to ndarray
         Same keys and shapes, filled by :meth:`backward`.
+    rng : numpy.random.Generator
+        Drew the initial weights and draws the dropout masks; replace it with a freshly seeded one
+        before each :meth:`loss` call to fix the mask (e.g. for a gradient check).
+
+    Examples
+    --------
+    >>> model = MLP([2, 16, 2], activation="tanh", seed=0)
+    >>> loss = model.loss(X, y)          # doctest: +SKIP
+    >>> grads = model.backward()         # doctest: +SKIP
     """
 
     def __init__(self, layer_sizes, activation="relu", output="softmax", dropout=0.0,
@@ -146,14 +155,15 @@ class MLP:
         Parameters
         ----------
         X : ndarray of shape (n_samples, layer_sizes[0])
-        y : ndarray of shape (n_samples,)
-            Class indices (softmax output) or targets (linear output; (n_samples, n_out) also fine).
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Class indices (softmax output), or targets (linear output; (n_samples,) for one output).
         training : bool, default True
             Apply dropout.
 
         Returns
         -------
         float
+            Mean cross-entropy (or mean squared error) over the batch plus the penalties.
         """
         out = self.forward(X, training=training)
         if self.output == "softmax":
@@ -193,13 +203,34 @@ class MLP:
         return self.grads
 
     def predict_proba(self, X):
-        """Class probabilities softmax(Z), shape (n_samples, n_classes) (softmax output only)."""
+        """Class probabilities softmax(Z) (``output="softmax"`` only; no dropout).
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, layer_sizes[0])
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Non-negative rows that sum to 1.
+        """
         if self.output != "softmax":
             raise ValueError("predict_proba needs output='softmax'")
         return softmax(self.forward(X), dim=1)
 
     def predict(self, X):
-        """Predicted class indices (softmax output) or values (linear output; 1-D for one output)."""
+        """Predicted class indices (softmax output) or values (linear output); no dropout.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, layer_sizes[0])
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Class indices, or the predicted values for a single linear output.
+            For several linear outputs, shape (n_samples, n_outputs).
+        """
         out = self.forward(X)
         if self.output == "softmax":
             return out.argmax(axis=1)

@@ -20,7 +20,19 @@ __all__ = ["History", "accuracy", "fit"]
 
 @dataclass
 class History:
-    """Per-epoch metrics of :func:`fit`; each list has one entry per epoch."""
+    """Per-epoch metrics of :func:`fit`; each list has one float per epoch.
+
+    Attributes
+    ----------
+    loss : list of float
+        Training loss, the mean over the epoch's mini-batches (with dropout, as trained).
+    val_loss : list of float
+        Loss on the validation data after the epoch, without dropout (empty without validation data).
+    accuracy : list of float
+        Training accuracy after the epoch (classifiers only; empty for ``output="linear"``).
+    val_accuracy : list of float
+        Validation accuracy after the epoch (classifiers with validation data only).
+    """
 
     loss: list = field(default_factory=list)
     val_loss: list = field(default_factory=list)
@@ -28,12 +40,24 @@ class History:
     val_accuracy: list = field(default_factory=list)
 
     def as_dict(self) -> dict:
+        """The four lists by name, e.g. for ``pandas.DataFrame`` or a tracker."""
         return {"loss": self.loss, "val_loss": self.val_loss, "accuracy": self.accuracy,
                 "val_accuracy": self.val_accuracy}
 
 
 def accuracy(model, X, y) -> float:
-    """Fraction of samples whose predicted class equals ``y``."""
+    """Fraction of samples whose predicted class equals ``y``.
+
+    Parameters
+    ----------
+    model : MLP
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of int, shape (n_samples,)
+
+    Returns
+    -------
+    float in [0, 1]
+    """
     return float(np.mean(model.predict(X) == np.asarray(y)))
 
 
