@@ -22,10 +22,21 @@ def _alarm(signum, frame):
 
 
 def _plain(value):
+    """Numbers as a flat list plus the shape; a tuple of arrays (e.g. (dW, db)) is concatenated."""
     import numpy as np
 
+    if isinstance(value, tuple):
+        parts = [_plain(v) for v in value]
+        return [x for flat, _ in parts for x in flat], [shape for _, shape in parts]
     arr = np.asarray(value, dtype=float)
     return [None if not math.isfinite(v) else v for v in arr.ravel().tolist()], list(arr.shape)
+
+
+def _array(value):
+    """JSON lists become float ndarrays, as the assignments' functions expect arrays."""
+    import numpy as np
+
+    return np.asarray(value, dtype=float) if isinstance(value, list) else value
 
 
 def main():
@@ -52,7 +63,9 @@ def main():
             try:
                 signal.setitimer(signal.ITIMER_REAL, seconds)
                 fn = namespace[probe["call"]]
-                value, shape = _plain(fn(*probe.get("args", []), **probe.get("kwargs", {})))
+                args = [_array(a) for a in probe.get("args", [])]
+                kwargs = {k: _array(v) for k, v in probe.get("kwargs", {}).items()}
+                value, shape = _plain(fn(*args, **kwargs))
                 results.append({"value": value, "shape": shape})
             except BaseException as exc:  # report, never raise
                 results.append({"error": f"{type(exc).__name__}: {str(exc)[:200]}"})

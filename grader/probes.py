@@ -15,7 +15,8 @@ course configuration ignores the file name)::
                 {"grade_id": "test_relu", "call": "relu_grad", "args": [[0.0, -1.0, 2.0]],
                  "rtol": 1e-9, "atol": 1e-12}]}
 
-``grade_id`` names the test cell whose verdict the probe corroborates; ``args``/``kwargs`` are JSON.
+``grade_id`` names the test cell whose verdict the probe corroborates; ``args``/``kwargs`` are JSON,
+and JSON lists arrive as float NumPy arrays.
 """
 
 from __future__ import annotations
