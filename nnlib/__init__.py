@@ -16,6 +16,7 @@ One concept per module, each small enough to read in one sitting:
 ``plotting``        the figures the lectures share
 ``tracking``        local, offline experiment tracking
 ``neuron``          a leaky integrate-and-fire neuron (the biological analogy)
+``playground``      a TensorFlow-Playground-like trainer with ipywidgets controls
 ``utils``           seeding and device selection
 ==================  ==============================================================
 
@@ -41,6 +42,7 @@ _SUBMODULES = (
     "plotting",
     "tracking",
     "neuron",
+    "playground",
     "utils",
 )
 
