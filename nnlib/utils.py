@@ -6,13 +6,14 @@ import random
 
 import numpy as np
 
-__all__ = ["seed_everything", "get_device"]
+__all__ = ["get_device", "seed_everything"]
 
 
 def seed_everything(seed: int = 0) -> np.random.Generator:
     """Seed Python's ``random``, NumPy's global generator and torch; return a fresh Generator.
 
-    Two runs of a notebook that calls this once at the top give the same numbers.
+    Two runs of a notebook that calls this once at the top give the same numbers. NumPy's legacy
+    global generator takes seeds below 2³² and torch below 2⁶⁴, so they get the seed modulo those.
 
     Parameters
     ----------
@@ -28,6 +29,7 @@ def seed_everything(seed: int = 0) -> np.random.Generator:
         raise TypeError(f"seed must be an integer, got {type(seed).__name__}")
     if seed < 0:
         raise ValueError(f"seed must be non-negative, got {seed}")
+    seed = int(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     try:
@@ -35,12 +37,20 @@ def seed_everything(seed: int = 0) -> np.random.Generator:
     except ImportError:  # nnlib itself does not need torch
         pass
     else:
-        torch.manual_seed(seed)
+        torch.manual_seed(seed % 2**64)  # torch takes 64-bit seeds
     return np.random.default_rng(seed)
 
 
 def get_device() -> str:
-    """``"cuda"`` when PyTorch sees a GPU, else ``"cpu"``: the course runs on either."""
-    import torch
+    """``"cuda"`` when PyTorch sees a GPU, else ``"cpu"``: the course runs on either.
 
+    Returns
+    -------
+    str
+        A device name for ``tensor.to(device)``; ``"cpu"`` also when torch is not installed.
+    """
+    try:
+        import torch
+    except ImportError:  # nnlib's NumPy parts run without torch
+        return "cpu"
     return "cuda" if torch.cuda.is_available() else "cpu"
