@@ -2,7 +2,19 @@
 
 Nothing here touches the network: Iris and the 8×8 digits are read from the files that ship inside
 scikit-learn, the rest is simulated. Every generator takes ``seed`` and returns the same arrays for
-the same seed.
+the same seed; features are float64, class labels int64.
+
+==========================  ===============================  =====================================
+function                    returns                          task
+==========================  ===============================  =====================================
+``make_playground``         X (n, 2), y (n,) in {0, 1}       the Playground's circle/xor/gauss/spiral
+``load_iris``               X (150, 4), y, names             three species from four lengths (cm)
+``load_digits``             X (1797, 64) in [0, 1], y        8×8 handwritten digits 0-9
+``make_damped_oscillator``  t (n, 1) in s, x (n,)            regression of x(t)
+``make_oscillator_traces``  X (n, n_times), y (n, 2)         damping and frequency from a trace
+``make_pendulum_period``    θ₀ (n, 1) in rad, T (n,) in s    regression of the period T(θ₀)
+``make_invariant_mass``     X (n, 4), y (n,) in {0, 1}       a resonance (signal) against background
+==========================  ===============================  =====================================
 """
 
 from __future__ import annotations
@@ -12,8 +24,17 @@ import numpy as np
 from ._validation import as_float_array, check_number
 
 __all__ = [
-    "make_playground", "PLAYGROUND_SETS", "load_iris", "load_digits", "make_damped_oscillator",
-    "make_pendulum_period", "pendulum_period", "make_invariant_mass", "train_test_split",
+    "PLAYGROUND_SETS",
+    "load_digits",
+    "load_iris",
+    "make_damped_oscillator",
+    "make_invariant_mass",
+    "make_oscillator_traces",
+    "make_pendulum_period",
+    "make_playground",
+    "pendulum_period",
+    "small_angle_period",
+    "train_test_split",
 ]
 
 PLAYGROUND_SETS = ("circle", "xor", "gauss", "spiral")
@@ -27,16 +48,30 @@ def _n(n, name="n_samples", minimum=1):
     return int(n)
 
 
+def _rng(seed):
+    """``np.random.default_rng(seed)`` for a non-negative integer seed, else a clear error."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an integer, got {type(seed).__name__}")
+    if seed < 0:
+        raise ValueError(f"seed must be non-negative, got {seed}")
+    return np.random.default_rng(int(seed))
+
+
 def make_playground(name, n_samples=400, noise=0.0, seed=0):
-    """One of the TensorFlow Playground's classification sets, on the square [−6, 6]².
+    """One of the TensorFlow Playground's four classification sets, in the square [−6, 6]².
+
+    ``circle``: a disc (class 0) inside a ring (class 1). ``xor``: the label is 1 where x₁x₂ < 0.
+    ``gauss``: two Gaussian blobs around (−2, −2) and (2, 2). ``spiral``: two interleaved arms.
 
     Parameters
     ----------
     name : {'circle', 'xor', 'gauss', 'spiral'}
     n_samples : int, default 400
-        Half of the points per class (an odd count gives the extra point to class 0).
+        Total number of points, split evenly between the classes (an odd count gives the extra
+        point to class 0).
     noise : float in [0, 0.5], default 0.0
-        The Playground's noise slider (0–50 %) as a fraction.
+        The Playground's noise slider (0–50 %) as a fraction: it scales Gaussian jitter of the
+        points (for ``gauss``, the width of the blobs), so classes overlap more as it grows.
     seed : int, default 0
 
     Returns
@@ -49,8 +84,9 @@ def make_playground(name, n_samples=400, noise=0.0, seed=0):
     n = _n(n_samples, minimum=2)
     noise = check_number(noise, "noise")
     if not 0.0 <= noise <= 0.5:
-        raise ValueError(f"noise must be between 0 and 0.5 (the Playground's 0-50 %), got {noise}")
-    rng = np.random.default_rng(seed)
+        raise ValueError(f"noise must be between 0 and 0.5 (the Playground's 0-50 % as a fraction, "
+                         f"e.g. 0.2 for 20 %), got {noise}")
+    rng = _rng(seed)
     n1 = n // 2
     n0 = n - n1
     if name == "circle":
@@ -145,19 +181,69 @@ def make_damped_oscillator(n_samples=200, noise=0.05, t_max=10.0, omega=2.0, gam
     gamma = check_number(gamma, "gamma", nonnegative=True)
     if gamma >= omega:
         raise ValueError(f"gamma must be below omega for an underdamped oscillator, got {gamma} >= {omega}")
-    rng = np.random.default_rng(seed)
+    rng = _rng(seed)
     t = np.sort(rng.uniform(0, t_max, n))
     omega_d = np.sqrt(omega**2 - gamma**2)
     x = np.exp(-gamma * t) * np.cos(omega_d * t) + noise * rng.normal(size=n)
     return t[:, None], x
 
 
-def pendulum_period(amplitude, length=1.0, g=9.81):
-    """Exact period of a pendulum, T = 4 sqrt(L/g) K(sin²(θ₀/2)), K the complete elliptic integral.
+def make_oscillator_traces(n_samples=500, n_times=50, noise=0.05, t_max=10.0, seed=0):
+    """Noisy traces of damped oscillators, labelled with their damping rate and frequency.
+
+    The inverse problem to :func:`make_damped_oscillator`: from a sampled trace
+    x(t) = e^{−γt} cos(ω_d t), ω_d = sqrt(ω₀² − γ²), predict (γ, ω₀). Each trace draws
+    γ ~ U(0.05, 0.5) 1/s and ω₀ ~ U(1, 3) rad/s.
 
     Parameters
     ----------
-    amplitude : array_like
+    n_samples : int, default 500
+        Number of traces.
+    n_times : int, default 50
+        Samples per trace, at the evenly spaced times ``np.linspace(0, t_max, n_times)``.
+    noise : float, default 0.05
+        Standard deviation of the Gaussian measurement noise (initial amplitude 1).
+    t_max : float, default 10.0
+        Length of each trace in s.
+    seed : int, default 0
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_times)
+        Positions, one trace per row.
+    y : ndarray of shape (n_samples, 2)
+        Columns: damping rate γ in 1/s, natural angular frequency ω₀ in rad/s.
+    """
+    n = _n(n_samples)
+    n_times = _n(n_times, "n_times", 2)
+    noise = check_number(noise, "noise", nonnegative=True)
+    t_max = check_number(t_max, "t_max", positive=True)
+    rng = _rng(seed)
+    gamma = rng.uniform(0.05, 0.5, n)
+    omega = rng.uniform(1.0, 3.0, n)
+    t = np.linspace(0.0, t_max, n_times)
+    omega_d = np.sqrt(omega**2 - gamma**2)
+    X = np.exp(-gamma[:, None] * t) * np.cos(omega_d[:, None] * t)
+    X = X + noise * rng.normal(size=X.shape)
+    return X, np.c_[gamma, omega]
+
+
+def small_angle_period(length=1.0, g=9.81):
+    """Small-angle period of a pendulum, T₀ = 2π sqrt(L/g), in s (L in m, g in m/s²)."""
+    length = check_number(length, "length", positive=True)
+    g = check_number(g, "g", positive=True)
+    return 2.0 * np.pi * np.sqrt(length / g)
+
+
+def pendulum_period(amplitude, length=1.0, g=9.81):
+    """Exact period of a pendulum, T = 4 sqrt(L/g) K(sin²(θ₀/2)), K the complete elliptic integral.
+
+    Tends to :func:`small_angle_period` as θ₀ → 0 and diverges as θ₀ → π (the pendulum balances
+    upside down). ``scipy.special.ellipk(m)`` takes the parameter m = k² = sin²(θ₀/2).
+
+    Parameters
+    ----------
+    amplitude : float or array_like of any shape
         θ₀ in radians, in [0, π).
     length : float, default 1.0
         L in m.
@@ -166,21 +252,24 @@ def pendulum_period(amplitude, length=1.0, g=9.81):
 
     Returns
     -------
-    ndarray of the shape of ``amplitude``, periods in s (2π sqrt(L/g) for small θ₀)
+    ndarray of float64, the shape of ``amplitude``
+        Periods in s (2π sqrt(L/g) ≈ 2.006 s for small θ₀ and L = 1 m).
     """
     from scipy.special import ellipk
 
     theta = as_float_array(amplitude, "amplitude")
-    if np.any((theta < 0) | (theta >= np.pi)):
+    if not np.all((theta >= 0) & (theta < np.pi)):  # also rejects NaN
         raise ValueError("amplitude must be in [0, pi) radians")
-    return 4.0 * np.sqrt(length / g) * ellipk(np.sin(theta / 2) ** 2)
+    t0 = small_angle_period(length, g)
+    return (2.0 / np.pi) * t0 * ellipk(np.sin(theta / 2) ** 2)
 
 
 def make_pendulum_period(n_samples=40, noise=0.01, max_amplitude=2.5, length=1.0, seed=0):
     """Measured periods of a pendulum against its amplitude: a small regression set that overfits.
 
-    The small-angle formula T₀ = 2π sqrt(L/g) ≈ 2.006 s (L = 1 m) fails at large amplitude; the exact
-    period comes from :func:`pendulum_period`. With few noisy points, a large network overfits.
+    The small-angle formula T₀ = 2π sqrt(L/g) ≈ 2.006 s (L = 1 m, :func:`small_angle_period`)
+    underestimates the period at large amplitude (by 18 % at θ₀ = π/2); the exact period comes
+    from :func:`pendulum_period`. With few noisy points, a large network overfits.
 
     Parameters
     ----------
@@ -188,7 +277,7 @@ def make_pendulum_period(n_samples=40, noise=0.01, max_amplitude=2.5, length=1.0
     noise : float, default 0.01
         Relative timing noise (0.01 = 1 %).
     max_amplitude : float, default 2.5
-        Largest amplitude θ₀ in radians (< π).
+        Largest amplitude θ₀ in radians (< π); amplitudes are uniform on [0.05, max_amplitude].
     length : float, default 1.0
         Pendulum length in m.
     seed : int, default 0
@@ -196,17 +285,17 @@ def make_pendulum_period(n_samples=40, noise=0.01, max_amplitude=2.5, length=1.0
     Returns
     -------
     theta : ndarray of shape (n_samples, 1)
-        Amplitudes in rad.
+        Amplitudes in rad, sorted.
     T : ndarray of shape (n_samples,)
         Periods in s.
     """
     n = _n(n_samples)
     noise = check_number(noise, "noise", nonnegative=True)
     max_amplitude = check_number(max_amplitude, "max_amplitude", positive=True)
-    if max_amplitude >= np.pi:
-        raise ValueError(f"max_amplitude must be below pi, got {max_amplitude}")
+    if not 0.05 < max_amplitude < np.pi:
+        raise ValueError(f"max_amplitude must be above 0.05 and below pi, got {max_amplitude}")
     length = check_number(length, "length", positive=True)
-    rng = np.random.default_rng(seed)
+    rng = _rng(seed)
     theta = np.sort(rng.uniform(0.05, max_amplitude, n))
     T = pendulum_period(theta, length) * (1 + noise * rng.normal(size=n))
     return theta[:, None], T
@@ -214,23 +303,32 @@ def make_pendulum_period(n_samples=40, noise=0.01, max_amplitude=2.5, length=1.0
 
 def make_invariant_mass(n_signal=500, n_background=1500, mass=91.19, width=2.5, resolution=2.0,
                         slope=0.03, mass_range=(60.0, 120.0), seed=0):
-    """Signal versus background events from a dimuon-like invariant-mass spectrum.
+    """Signal versus background events from a dimuon-like invariant-mass spectrum (a toy).
 
-    Signal: a Breit–Wigner resonance (mass, width) smeared by a Gaussian detector resolution, a Z
-    boson by default. Background: an exponentially falling spectrum. Besides the invariant mass each
-    event has the pair's transverse momentum (harder for signal), |Δη| between the two muons and the
-    cosine of the decay angle, so that a classifier has more than a mass window to learn from.
+    Signal: a Breit–Wigner resonance (``mass``, full width ``width``) smeared by a Gaussian
+    detector resolution, a Z boson by default. Background: an exponentially falling spectrum.
+    Besides the invariant mass each event has toy kinematics so that a classifier has more than a
+    mass window to learn from: the pair's transverse momentum (harder for signal), |Δη| between the
+    two muons (smaller for signal) and cos θ* of the decay angle (1 + cos²θ* for the spin-1
+    resonance, flat for background).
+
+    The ratio ``n_background / n_signal`` is the imbalance knob: ``n_signal=50, n_background=5000``
+    gives a rare signal (1 %) for which accuracy is a poor figure of merit.
 
     Parameters
     ----------
     n_signal, n_background : int
-        Event counts; a rare signal (e.g. 50 against 5000) makes an imbalanced set.
-    mass, width, resolution : float
-        Resonance mass and width, detector resolution, in GeV.
+        Event counts (one of them may be 0).
+    mass : float, default 91.19
+        Resonance mass in GeV.
+    width : float, default 2.5
+        Resonance full width at half maximum Γ in GeV.
+    resolution : float, default 2.0
+        Gaussian detector resolution in GeV (0 for none).
     slope : float, default 0.03
         Background falls as exp(−slope·m), slope in 1/GeV.
-    mass_range : (float, float)
-        Window in GeV.
+    mass_range : (float, float), default (60, 120)
+        Window in GeV; every event's mass lies inside it.
     seed : int, default 0
 
     Returns
@@ -244,15 +342,18 @@ def make_invariant_mass(n_signal=500, n_background=1500, mass=91.19, width=2.5, 
     n_bkg = _n(n_background, "n_background", 0)
     if n_sig + n_bkg == 0:
         raise ValueError("n_signal + n_background must be positive")
+    if not isinstance(mass_range, (tuple, list)) or len(mass_range) != 2:
+        raise ValueError(f"mass_range must be a pair (low, high) in GeV, got {mass_range!r}")
     lo, hi = (check_number(v, "mass_range") for v in mass_range)
+    mass = check_number(mass, "mass", positive=True)
     if not lo < mass < hi:
-        raise ValueError(f"mass_range {mass_range} must contain the mass {mass}")
+        raise ValueError(f"mass_range {tuple(mass_range)} must contain the mass {mass}")
     width = check_number(width, "width", positive=True)
     resolution = check_number(resolution, "resolution", nonnegative=True)
     slope = check_number(slope, "slope", positive=True)
-    rng = np.random.default_rng(seed)
+    rng = _rng(seed)
 
-    def truncated(sampler, n):
+    def truncated(sampler, n):  # rejection into the window
         out = np.empty(0)
         while out.size < n:
             draw = sampler(2 * (n - out.size) + 16)
@@ -264,14 +365,19 @@ def make_invariant_mass(n_signal=500, n_background=1500, mass=91.19, width=2.5, 
     m_bkg = truncated(lambda k: lo + rng.exponential(1 / slope, k), n_bkg)
     pt = np.r_[rng.gamma(3.0, 8.0, n_sig), rng.gamma(2.0, 6.0, n_bkg)]
     deta = np.abs(np.r_[rng.normal(0, 1.0, n_sig), rng.normal(0, 1.6, n_bkg)])
-    cos_t = np.r_[np.clip(rng.normal(0, 0.5, n_sig), -1, 1), rng.uniform(-1, 1, n_bkg)]
+    # 1 + c² on [−1, 1] by rejection: accept c with probability (1 + c²) / 2.
+    cos_sig = np.empty(0)
+    while cos_sig.size < n_sig:
+        c = rng.uniform(-1, 1, 2 * n_sig)
+        cos_sig = np.concatenate([cos_sig, c[rng.uniform(0, 2, c.size) < 1 + c**2]])
+    cos_t = np.r_[cos_sig[:n_sig], rng.uniform(-1, 1, n_bkg)]
     X = np.c_[np.r_[m_sig, m_bkg], pt, deta, cos_t]
     y = np.r_[np.ones(n_sig), np.zeros(n_bkg)].astype(np.int64)
     order = rng.permutation(len(y))
     return X[order], y[order]
 
 
-def train_test_split(X, y, test_size=0.25, seed=0, stratify=False):
+def train_test_split(X, y, test_size=0.25, seed=0, stratify=None):
     """Shuffle and split arrays into training and test parts.
 
     Parameters
@@ -279,28 +385,50 @@ def train_test_split(X, y, test_size=0.25, seed=0, stratify=False):
     X : ndarray of shape (n_samples, ...)
     y : ndarray of shape (n_samples, ...)
     test_size : float in (0, 1), default 0.25
-        Fraction of samples in the test part.
+        Fraction of samples in the test part (rounded to whole samples, per class when
+        stratified).
     seed : int, default 0
-    stratify : bool, default False
-        Keep the class proportions of ``y`` in both parts.
+    stratify : None, bool or array_like of shape (n_samples,), default None
+        Keep class proportions in both parts: ``True`` stratifies by ``y``, an array by its
+        values (as in scikit-learn); ``None`` or ``False`` does not.
 
     Returns
     -------
-    X_train, X_test, y_train, y_test : ndarray
+    X_train : ndarray of shape (n_train, ...)
+    X_test : ndarray of shape (n_test, ...)
+    y_train : ndarray of shape (n_train, ...)
+    y_test : ndarray of shape (n_test, ...)
     """
     X, y = np.asarray(X), np.asarray(y)
+    if X.ndim == 0 or y.ndim == 0:
+        raise ValueError("X and y must be arrays with one row per sample, got a scalar")
     if len(X) != len(y):
         raise ValueError(f"X and y must have the same number of samples, got {len(X)} and {len(y)}")
+    if isinstance(test_size, bool):
+        raise TypeError("test_size must be a fraction between 0 and 1, got a bool")
     test_size = check_number(test_size, "test_size")
     if not 0 < test_size < 1:
-        raise ValueError(f"test_size must be between 0 and 1, got {test_size}")
-    rng = np.random.default_rng(seed)
-    if stratify:
-        test = np.concatenate([
-            (idx := rng.permutation(np.flatnonzero(y == c)))[: int(round(test_size * len(idx)))]
-            for c in np.unique(y)])
+        raise ValueError(f"test_size must be a fraction between 0 and 1, got {test_size}")
+    rng = _rng(seed)
+    if stratify is None or stratify is False:
+        groups = None
+    elif stratify is True:
+        groups = y
     else:
-        test = rng.permutation(len(X))[: int(round(test_size * len(X)))]
+        groups = np.asarray(stratify)
+        if groups.ndim != 1 or len(groups) != len(X):
+            raise ValueError(f"stratify must be True or hold one label per sample, shape "
+                             f"({len(X)},), got shape {groups.shape}")
+    if groups is not None:
+        if groups.ndim != 1:
+            raise ValueError(f"stratify=True needs y of shape (n_samples,), got {y.shape}")
+        parts = []
+        for c in np.unique(groups):  # the same fraction of every class
+            idx = rng.permutation(np.flatnonzero(groups == c))
+            parts.append(idx[: round(test_size * len(idx))])
+        test = np.concatenate(parts)
+    else:
+        test = rng.permutation(len(X))[: round(test_size * len(X))]
     mask = np.zeros(len(X), bool)
     mask[test] = True
     if mask.all() or not mask.any():
