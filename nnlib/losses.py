@@ -65,6 +65,13 @@ def _probabilities(p, name: str) -> np.ndarray:
     return p
 
 
+def _nonnegative(w: np.ndarray, name: str) -> np.ndarray:
+    bad = ~(w >= 0)  # NaN fails the comparison too
+    if np.any(bad):
+        raise ValueError(f"{name} must be non-negative, got {w[bad].ravel()[:5]}")
+    return w
+
+
 def _pair(input, target, name_a="input", name_b="target"):
     x = as_float_array(input, name_a)
     t = as_float_array(target, name_b)
@@ -100,7 +107,18 @@ def squared_error(z, y, reduction="none"):
 
 
 def squared_error_grad(z, y, reduction="none"):
-    """d/dz of :func:`squared_error`: z − y (divided by the count for ``'mean'``)."""
+    """Gradient of :func:`squared_error` with respect to ``z``: z − y.
+
+    Parameters
+    ----------
+    z, y, reduction
+        As in :func:`squared_error`.
+
+    Returns
+    -------
+    ndarray of float64, same shape as ``z``
+        z − y, divided by ``z.size`` for ``'mean'``; for ``'none'`` the gradient of the sum.
+    """
     z, y = _pair(z, y, "z", "y")
     return _scale(z - y, check_reduction(reduction), z.size)
 
@@ -126,7 +144,19 @@ def logistic_loss(z, y, reduction="none"):
 
 
 def logistic_loss_grad(z, y, reduction="none"):
-    """d/dz of :func:`logistic_loss`: −y·σ(−yz)."""
+    """Gradient of :func:`logistic_loss` with respect to ``z``: −y·σ(−yz).
+
+    Parameters
+    ----------
+    z, y, reduction
+        As in :func:`logistic_loss`.
+
+    Returns
+    -------
+    ndarray of float64, same shape as ``z``
+        −y·σ(−yz), divided by ``z.size`` for ``'mean'``; it tends to 0 for confident correct scores
+        and to −y for confident wrong ones, never exploding.
+    """
     z = as_float_array(z, "z")
     y = _pm_one(y, "y")
     check_same_shape(z, y, "z", "y")
@@ -154,7 +184,19 @@ def hinge_loss(z, y, reduction="none"):
 
 
 def hinge_loss_grad(z, y, reduction="none"):
-    """d/dz of :func:`hinge_loss`: −y where the margin yz < 1, else 0 (0 at the corner yz = 1)."""
+    """Gradient of :func:`hinge_loss` with respect to ``z``.
+
+    Parameters
+    ----------
+    z, y, reduction
+        As in :func:`hinge_loss`.
+
+    Returns
+    -------
+    ndarray of float64, same shape as ``z``
+        −y where the margin yz < 1, else 0 (also 0 at the corner yz = 1, as ReLU's gradient at 0),
+        divided by ``z.size`` for ``'mean'``. Points beyond the margin do not contribute at all.
+    """
     z = as_float_array(z, "z")
     y = _pm_one(y, "y")
     check_same_shape(z, y, "z", "y")
@@ -183,9 +225,19 @@ def mse_loss(input, target, reduction="mean"):
 
 
 def mse_loss_grad(input, target, reduction="mean"):
-    """d/dinput of :func:`mse_loss`: 2(input − target), divided by the count for ``'mean'``.
+    """Gradient of :func:`mse_loss` with respect to ``input``: 2(input − target).
 
-    Note the factor 2: forgetting it is the classic mistake gradient checks catch.
+    Note the factor 2: forgetting it is the classic mistake a gradient check catches.
+
+    Parameters
+    ----------
+    input, target, reduction
+        As in :func:`mse_loss`.
+
+    Returns
+    -------
+    ndarray of float64, same shape as ``input``
+        2(input − target), divided by ``input.size`` for ``'mean'``.
     """
     x, t = _pair(input, target)
     return _scale(2.0 * (x - t), check_reduction(reduction), x.size)
@@ -209,7 +261,19 @@ def l1_loss(input, target, reduction="mean"):
 
 
 def l1_loss_grad(input, target, reduction="mean"):
-    """d/dinput of :func:`l1_loss`: sign(input − target) (0 where they are equal, as PyTorch)."""
+    """Gradient of :func:`l1_loss` with respect to ``input``: sign(input − target).
+
+    Parameters
+    ----------
+    input, target, reduction
+        As in :func:`l1_loss`.
+
+    Returns
+    -------
+    ndarray of float64, same shape as ``input``
+        ±1 (0 where input equals target, as in PyTorch), divided by ``input.size`` for ``'mean'``.
+        Its size does not shrink near the optimum, unlike the MSE's.
+    """
     x, t = _pair(input, target)
     return _scale(np.sign(x - t), check_reduction(reduction), x.size)
 
@@ -219,10 +283,20 @@ def l1_loss_grad(input, target, reduction="mean"):
 
 
 def _class_layout(input, target, weight, ignore_index, *, probabilities_ok: bool):
-    """Validate (input, target, weight) for nll_loss / cross_entropy.
+    """Validate (input, target, weight) for nll_loss / cross_entropy and flatten them.
 
-    Returns the input moved to shape (M, C), and either int targets of shape (M,) or probability
-    targets of shape (M, C), the weights (C,), the ignore mask (M,), and a function restoring shapes.
+    PyTorch puts the classes in dimension 1: input (N, C) or (N, C, d1, ...), or (C,) for a single
+    sample. Here every position becomes one row of an (M, C) matrix, M = N·d1·..., so the losses
+    below only ever deal with rows.
+
+    Returns
+    -------
+    flat : ndarray of shape (M, C)
+    t_flat : ndarray of int, shape (M,), or of float, shape (M, C) for probability targets
+    w : ndarray of shape (C,)
+    ignore : ndarray of bool, shape (M,)
+    n_classes : int
+    layout : tuple, for :func:`_restore` to give results the caller's shapes back
     """
     x = as_float_array(input, "input")
     if x.ndim == 0:
@@ -243,16 +317,21 @@ def _class_layout(input, target, weight, ignore_index, *, probabilities_ok: bool
         if w.shape != (n_classes,):
             raise ValueError(f"weight must have one entry per class, shape ({n_classes},), "
                              f"got {w.shape}")
-        if np.any(w < 0):
-            raise ValueError("weight must be non-negative")
+        _nonnegative(w, "weight")
 
-    t_raw = np.asarray(target.detach().cpu().numpy() if hasattr(target, "detach") else target)
+    try:
+        t_raw = np.asarray(target.detach().cpu().numpy() if hasattr(target, "detach") else target)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"target must be an array of class indices or probabilities: {exc}") from None
     if probabilities_ok and t_raw.dtype.kind == "f" and t_raw.shape == x.shape:
         t = _probabilities(t_raw, "target")
         tb = t if batched else t[None, :]
         t_flat = np.moveaxis(tb, 1, -1).reshape(-1, n_classes)
         return flat, t_flat, w, np.zeros(len(flat), bool), n_classes, (batched, xb.shape, rest_shape)
 
+    if probabilities_ok and t_raw.dtype.kind == "f" and not np.all(t_raw == np.round(t_raw)):
+        raise ValueError(f"target must be class indices (integers) or class probabilities of the "
+                         f"input's shape {x.shape}; got non-integer values of shape {t_raw.shape}")
     t = as_int_array(t_raw, "target")
     expected = rest_shape if batched else ()
     if t.shape != expected:
@@ -318,7 +397,19 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
 
 
 def nll_loss_grad(input, target, weight=None, ignore_index=-100, reduction="mean"):
-    """d/dinput of :func:`nll_loss`: −w[y] at each target entry, 0 elsewhere (÷ Σw for 'mean')."""
+    """Gradient of :func:`nll_loss` with respect to ``input``.
+
+    Parameters
+    ----------
+    input, target, weight, ignore_index, reduction
+        As in :func:`nll_loss`.
+
+    Returns
+    -------
+    ndarray of float64, same shape as ``input``
+        −w[y] at each sample's target class and 0 elsewhere (0 for the whole row of an ignored
+        sample); for ``'mean'`` divided by the summed weights Σ w[y] of the samples not ignored.
+    """
     reduction = check_reduction(reduction)
     logp, t, w, ignore, _, layout = _class_layout(input, target, weight, ignore_index,
                                                   probabilities_ok=False)
@@ -390,11 +481,22 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
 
 def cross_entropy_grad(input, target, weight=None, ignore_index=-100, reduction="mean",
                        label_smoothing=0.0):
-    """d/dinput of :func:`cross_entropy`: for one-hot targets w[y]·(softmax(z) − onehot(y)).
+    """Gradient of :func:`cross_entropy` with respect to the logits ``input``.
+
+    For a class-index target y and no weights it is the famous softmax(z) − onehot(y): the predicted
+    probabilities minus the true ones. In general, with q the (smoothed) target distribution and w the
+    class weights, row by row it is (Σ_c w_c q_c)·softmax(z) − w·q.
+
+    Parameters
+    ----------
+    input, target, weight, ignore_index, reduction, label_smoothing
+        As in :func:`cross_entropy`.
 
     Returns
     -------
-    ndarray, same shape as ``input``
+    ndarray of float64, same shape as ``input``
+        Divided, for ``'mean'``, by Σ w[y] over the samples not ignored (class-index targets) or
+        by the number of samples (probability targets), as the loss is.
     """
     reduction = check_reduction(reduction)
     z, t, w, ignore, n_classes, layout, eps = _ce_parts(input, target, weight, ignore_index,
@@ -448,15 +550,29 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
 
 
 def _broadcast_weight(weight, shape):
-    w = as_float_array(weight, "weight")
+    w = _nonnegative(as_float_array(weight, "weight"), "weight")
     try:
         return np.broadcast_to(w, shape)
     except ValueError:
-        raise ValueError(f"weight of shape {w.shape} does not broadcast to input's {shape}") from None
+        raise ValueError(f"weight of shape {w.shape} does not broadcast to input's shape {shape}") \
+            from None
 
 
 def binary_cross_entropy_grad(input, target, weight=None, reduction="mean"):
-    """d/dinput of :func:`binary_cross_entropy`: (x − y) / (x(1 − x)), with x(1 − x) ≥ 1e−12 as PyTorch."""
+    """Gradient of :func:`binary_cross_entropy` with respect to the probabilities ``input``.
+
+    Parameters
+    ----------
+    input, target, weight, reduction
+        As in :func:`binary_cross_entropy`.
+
+    Returns
+    -------
+    ndarray of float64, same shape as ``input``
+        w·(x − y) / (x(1 − x)), where x(1 − x) is bounded below by 1e−12 as in PyTorch so that
+        x = 0 or 1 gives a large finite gradient; divided by ``input.size`` for ``'mean'``.
+        (Through a sigmoid, x = σ(z), the chain rule turns this into the simple σ(z) − y.)
+    """
     x = _probabilities(input, "input")
     t = _probabilities(target, "target")
     check_same_shape(x, t, "input", "target")
@@ -498,7 +614,19 @@ def hinge_embedding_loss(input, target, margin=1.0, reduction="mean"):
 
 
 def hinge_embedding_loss_grad(input, target, margin=1.0, reduction="mean"):
-    """d/dinput of :func:`hinge_embedding_loss`: 1 where y = 1; −1 where y = −1 and x ≤ margin."""
+    """Gradient of :func:`hinge_embedding_loss` with respect to ``input``.
+
+    Parameters
+    ----------
+    input, target, margin, reduction
+        As in :func:`hinge_embedding_loss`.
+
+    Returns
+    -------
+    ndarray of float64, same shape as ``input``
+        1 where y = 1; −1 where y = −1 and x ≤ margin (PyTorch's value at the corner x = margin);
+        0 where y = −1 and x > margin. Divided by ``input.size`` for ``'mean'``.
+    """
     x = as_float_array(input, "input")
     y = _pm_one(target, "target")
     check_same_shape(x, y, "input", "target")
@@ -531,10 +659,21 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, reduction="mean"):
 def margin_ranking_loss_grad(input1, input2, target, margin=0.0, reduction="mean"):
     """Gradients of :func:`margin_ranking_loss` with respect to both inputs.
 
+    The one loss here with two inputs, so it returns a pair: the gradient for ``input1`` and the
+    gradient for ``input2``, each shaped like its input.
+
+    Parameters
+    ----------
+    input1, input2, target, margin, reduction
+        As in :func:`margin_ranking_loss`.
+
     Returns
     -------
-    (ndarray, ndarray)
-        d/dinput1 = −y and d/dinput2 = +y where the hinge is active, else 0.
+    grad1 : ndarray of float64, same shape as ``input1``
+        −y where the hinge is active, −y·(x1 − x2) + margin ≥ 0 (PyTorch's value at the corner),
+        else 0; divided by ``input1.size`` for ``'mean'``.
+    grad2 : ndarray of float64, same shape as ``input2``
+        ``-grad1``.
     """
     x1, x2 = _pair(input1, input2, "input1", "input2")
     y = _pm_one(target, "target")
@@ -595,7 +734,19 @@ def _kl_checks(input, target, reduction, log_target):
 
 
 def kl_div_grad(input, target, reduction="mean", log_target=False):
-    """d/dinput of :func:`kl_div`: −y (−exp(y) with ``log_target``), ÷ N for 'batchmean'."""
+    """Gradient of :func:`kl_div` with respect to the log-probabilities ``input``.
+
+    Parameters
+    ----------
+    input, target, reduction, log_target
+        As in :func:`kl_div`.
+
+    Returns
+    -------
+    ndarray of float64, same shape as ``input``
+        −target (−exp(target) with ``log_target=True``), divided by the number of elements for
+        ``'mean'`` and by the batch size ``input.shape[0]`` for ``'batchmean'``.
+    """
     x, t, reduction = _kl_checks(input, target, reduction, log_target)
     grad = -np.exp(t) if log_target else -t
     if reduction == "batchmean":
