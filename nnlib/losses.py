@@ -1,23 +1,49 @@
 """Loss functions: how far a prediction is from the truth, and the gradient that reduces it.
 
-Two families, as in the lecture:
+Training minimises the average loss over the data, so a loss must be small when the prediction z is
+good and its gradient must point towards better predictions. Two families, as in the lecture:
 
-* The slide's table of losses on a score ``z`` and a label ``y``: :func:`squared_error` ½(y−z)²
-  (linear regression), :func:`logistic_loss` log(1+exp(−yz)) (logistic regression), :func:`hinge_loss`
-  max(0, 1−yz) (SVM), with y ∈ {−1, +1}; the fourth, cross-entropy, is :func:`binary_cross_entropy`.
-* The PyTorch losses of the slides, with ``torch.nn.functional``'s names, argument order, keywords,
-  defaults and results on NumPy inputs: :func:`mse_loss`, :func:`l1_loss`, :func:`nll_loss`,
-  :func:`cross_entropy`, :func:`binary_cross_entropy`, :func:`hinge_embedding_loss`,
-  :func:`margin_ranking_loss` and :func:`kl_div`.
+**The slide's table**, on a score z and a label y ∈ {−1, +1} (the margin yz > 0 means "correct"):
+
+=======================  =======================  ====================  ========================
+loss                     L(z, y)                  used by               dL/dz
+=======================  =======================  ====================  ========================
+:func:`squared_error`    ½(y − z)²                linear regression     z − y
+:func:`logistic_loss`    log(1 + exp(−yz))        logistic regression   −y·σ(−yz)
+:func:`hinge_loss`       max(0, 1 − yz)           SVM                   −y if yz < 1, else 0
+=======================  =======================  ====================  ========================
+
+The table's fourth column, cross-entropy −(y log z + (1 − y) log(1 − z)) with y ∈ {0, 1} and a
+probability z, is :func:`binary_cross_entropy`.
+
+**The PyTorch losses of the slides**, with ``torch.nn.functional``'s names, argument order, keywords,
+defaults and results on NumPy arrays:
+
+* regression: :func:`mse_loss` (x − y)², :func:`l1_loss` |x − y| (more robust to outliers);
+* classification: :func:`cross_entropy` on raw scores (logits) = :func:`nll_loss` on
+  ``log_softmax`` of them; :func:`binary_cross_entropy` on probabilities;
+* similarity and ranking: :func:`hinge_embedding_loss`, :func:`margin_ranking_loss`;
+* distributions: :func:`kl_div`, the Kullback–Leibler divergence.
+
+``reduction`` says how the per-sample losses are combined: ``'mean'`` (the default), ``'sum'``, or
+``'none'`` (return them all). With class weights, ``'mean'`` is a *weighted* mean: it divides by the
+summed weights of the samples' target classes, not by the number of samples.
 
 Every loss ``<name>`` has a partner ``<name>_grad`` with the same arguments that returns the derivative
 of the (reduced) loss with respect to ``input``, shaped like ``input``; for ``reduction='none'`` it is
-the derivative of the sum of the elementwise losses. These are what a NumPy network backpropagates.
+the derivative of the sum of the elementwise losses (what ``loss.sum().backward()`` gives in PyTorch).
+These are what a NumPy network backpropagates. The most important one: the gradient of
+``cross_entropy`` with respect to the logits is softmax(z) − onehot(y).
 
-Where PyTorch silently accepts input that makes no sense, these raise ``ValueError`` and say why:
-hinge-embedding and margin-ranking targets that are not ±1 (the slides pass random normals),
-probabilities outside [0, 1], log-probabilities above 0 for :func:`kl_div`, class indices out of range,
-shape mismatches (PyTorch broadcasts them with only a warning).
+Numerical stability: ``cross_entropy`` uses log-softmax (the log-sum-exp trick) and ``logistic_loss``
+uses a stable softplus, so scores of 1e3 or 1e4 give finite, exact losses; ``binary_cross_entropy``
+clamps each log at −100, as PyTorch does.
+
+Where PyTorch silently accepts input that makes no sense, these functions raise ``ValueError`` and say
+why: hinge-embedding and margin-ranking targets that are not ±1 (the slides feed random normals to
+``HingeEmbeddingLoss`` and ``KLDivLoss``), probabilities outside [0, 1], log-probabilities above 0 for
+:func:`kl_div`, class indices out of range, and shape mismatches (PyTorch broadcasts an (N, 1) input
+against an (N,) target into an (N, N) matrix with only a warning).
 """
 
 from __future__ import annotations
@@ -324,6 +350,9 @@ def _class_layout(input, target, weight, ignore_index, *, probabilities_ok: bool
     except (TypeError, ValueError) as exc:
         raise TypeError(f"target must be an array of class indices or probabilities: {exc}") from None
     if probabilities_ok and t_raw.dtype.kind == "f" and t_raw.shape == x.shape:
+        if ignore_index != -100:  # as torch: nothing to ignore in a probability target
+            raise ValueError(f"ignore_index={ignore_index} needs class-index targets; target holds "
+                             "class probabilities (a float array of the input's shape)")
         t = _probabilities(t_raw, "target")
         tb = t if batched else t[None, :]
         t_flat = np.moveaxis(tb, 1, -1).reshape(-1, n_classes)
@@ -449,7 +478,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     weight : array_like of shape (C,), optional
         Class weights, e.g. to up-weight a rare signal class.
     ignore_index : int, default -100
-        Class-index targets equal to it contribute nothing.
+        Class-index targets equal to it contribute nothing (not allowed with probability targets).
     reduction : {'none', 'mean', 'sum'}, default 'mean'
     label_smoothing : float in [0, 1], default 0.0
         Mixes the one-hot target with the uniform distribution.
@@ -517,6 +546,10 @@ def cross_entropy_grad(input, target, weight=None, ignore_index=-100, reduction=
     return _restore(grad, layout, per_class=True)
 
 
+#: PyTorch bounds x(1 − x) in the gradient below by 1e-12 stored as a float32, i.e. 9.99999996e-13.
+_BCE_EPSILON = float(np.float32(1e-12))
+
+
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """Binary cross-entropy −w·[y log x + (1 − y) log(1 − x)], as ``torch.nn.functional``'s.
 
@@ -577,7 +610,7 @@ def binary_cross_entropy_grad(input, target, weight=None, reduction="mean"):
     t = _probabilities(target, "target")
     check_same_shape(x, t, "input", "target")
     reduction = check_reduction(reduction)
-    grad = (x - t) / np.maximum(x * (1 - x), 1e-12)
+    grad = (x - t) / np.maximum(x * (1 - x), _BCE_EPSILON)
     if weight is not None:
         grad = grad * _broadcast_weight(weight, x.shape)
     return _scale(grad, reduction, x.size)
