@@ -61,12 +61,28 @@ from ._validation import (
 from .activations import log_softmax, sigmoid, softmax, softplus
 
 __all__ = [
-    "squared_error", "squared_error_grad", "logistic_loss", "logistic_loss_grad",
-    "hinge_loss", "hinge_loss_grad", "mse_loss", "mse_loss_grad", "l1_loss", "l1_loss_grad",
-    "nll_loss", "nll_loss_grad", "cross_entropy", "cross_entropy_grad",
-    "binary_cross_entropy", "binary_cross_entropy_grad", "hinge_embedding_loss",
-    "hinge_embedding_loss_grad", "margin_ranking_loss", "margin_ranking_loss_grad",
-    "kl_div", "kl_div_grad",
+    "binary_cross_entropy",
+    "binary_cross_entropy_grad",
+    "cross_entropy",
+    "cross_entropy_grad",
+    "hinge_embedding_loss",
+    "hinge_embedding_loss_grad",
+    "hinge_loss",
+    "hinge_loss_grad",
+    "kl_div",
+    "kl_div_grad",
+    "l1_loss",
+    "l1_loss_grad",
+    "logistic_loss",
+    "logistic_loss_grad",
+    "margin_ranking_loss",
+    "margin_ranking_loss_grad",
+    "mse_loss",
+    "mse_loss_grad",
+    "nll_loss",
+    "nll_loss_grad",
+    "squared_error",
+    "squared_error_grad",
 ]
 
 

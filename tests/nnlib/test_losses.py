@@ -227,7 +227,7 @@ def test_slide_table_equals_torch_formulas(name, reduction):
     if reduction == "none":
         theirs = formula
     else:
-        theirs = lambda t, y: getattr(formula(t, y), reduction)()  # noqa: E731
+        theirs = lambda t, y: getattr(formula(t, y), reduction)()
     check_against_torch(ours, grad, theirs, z, (y,), (T(y),), {"reduction": reduction}, {})
 
 
