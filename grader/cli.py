@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--csv", type=Path, default=None, help="default: <course>/grades.csv")
     run.add_argument("--no-release", action="store_true", help="do not regenerate exercises/")
     run.add_argument("--no-progress", action="store_true")
+    run.add_argument("--keep-work", action="store_true",
+                     help="keep the scratch folders (job logs, kernel logs) and print where")
     sub.add_parser("release", help="regenerate exercises/ from solutions/").add_argument(
         "--course", type=Path, default=REPO)
     check = sub.add_parser("check", help="integrity findings for one submitted notebook")
@@ -49,7 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    import warnings
+
     args = build_parser().parse_args(argv)
+    # nbgrader's gradebook code triggers SQLAlchemy "not in session" warnings that are harmless here.
+    warnings.filterwarnings("ignore", message=".*not in session.*")
     if args.command == "check":
         return _check(args)
     course = Course(args.course.resolve())
@@ -98,7 +104,7 @@ def _run(args, course: Course) -> int:
         bar = tqdm(total=len(jobs), unit="submission", file=sys.stderr)
     results = pipeline.grade_course(course, submitted, opts, release=not args.no_release,
                                     csv_path=args.csv, progress=(lambda r: bar.update()) if bar
-                                    else None)
+                                    else None, keep_work=args.keep_work)
     if bar:
         bar.close()
     print(report.table(results))

@@ -48,8 +48,21 @@ class Course:
 
 
 def nbgrader_config(course_root: Path, *, timeout: int | None = None,
-                    kernel_name: str | None = None) -> Config:
-    """The repository's ``grader_config.py`` with the course root (and gradebook) at ``course_root``."""
+                    kernel_name: str | None = None, ipc_path: Path | None = None) -> Config:
+    """The repository's ``grader_config.py`` with the course root (and gradebook) at ``course_root``.
+
+    Parameters
+    ----------
+    course_root : Path
+        The course folder (``solutions/``, ``exercises/``, ``gradebook.db``...).
+    timeout : int, optional
+        Seconds per cell (``Execute.timeout``).
+    kernel_name : str, optional
+        The kernelspec nbgrader starts (``Execute.kernel_name``).
+    ipc_path : Path, optional
+        Talk to the kernel over Unix sockets at this path prefix instead of TCP ports: parallel
+        kernels then never race for the same port.
+    """
     loader = PyFileConfigLoader("grader_config.py", path=str(REPO))
     cfg = loader.load_config()
     cfg.CourseDirectory.root = str(course_root)
@@ -59,12 +72,42 @@ def nbgrader_config(course_root: Path, *, timeout: int | None = None,
         cfg.Execute.timeout = int(timeout)
     if kernel_name is not None:
         cfg.Execute.kernel_name = kernel_name
+    if ipc_path is not None:
+        cfg.KernelManager.transport = "ipc"
+        cfg.KernelManager.ip = str(ipc_path)
     return cfg
+
+
+def _alembic_head() -> str:
+    """The gradebook schema's alembic revision, read in-process from nbgrader's migration scripts."""
+    import nbgrader
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(Path(nbgrader.__file__).parent / "alembic")).get_current_head()
+
+
+def use_in_process_alembic() -> None:
+    """Make nbgrader stamp new gradebooks without starting the ``alembic`` program.
+
+    nbgrader's ``Gradebook`` runs ``alembic heads`` in a subprocess each time it creates a database
+    (one Python start-up that imports SQLAlchemy and alembic, several seconds on a busy machine). The
+    answer is the same head revision, computed here once from the same scripts, in this process.
+    """
+    import functools
+
+    import nbgrader.api
+
+    if not getattr(nbgrader.api.get_alembic_version, "_in_process", False):
+        head = functools.cache(_alembic_head)
+        head._in_process = True
+        nbgrader.api.get_alembic_version = head
 
 
 def api_for(course_root: Path, **kwargs):
     """An in-process ``NbGraderAPI`` for ``course_root``."""
     from nbgrader.apps import NbGraderAPI
+
+    use_in_process_alembic()
     from nbgrader.coursedir import CourseDirectory
 
     cfg = nbgrader_config(course_root, **kwargs)

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import integrity, probes, report, sandbox
-from .course import Course, api_for
+from .course import Course, api_for, use_in_process_alembic
 
 GRADED, REVIEW, FAILED = "graded", "needs review", "failed"
 
@@ -152,7 +152,8 @@ def grade_job(job: Job, course: Course, template: Path, work_root: Path, slot: i
         spec_root = sandbox.prepare(job_dir, workdir, slot, hide, opts.limits)
         os.environ["JUPYTER_PATH"] = os.pathsep.join(
             [str(spec_root)] + [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p])
-        api = api_for(job_dir, timeout=opts.timeout, kernel_name=sandbox.KERNEL_NAME)
+        api = api_for(job_dir, timeout=opts.timeout, kernel_name=sandbox.KERNEL_NAME,
+                      ipc_path=job_dir / "ipc" / "kernel")
         outcome = api.autograde(job.assignment, job.student, force=True, create=True)
         sandbox.kill_uid(sandbox.uid_for_worker(slot))
         if not outcome["success"]:
@@ -216,7 +217,10 @@ def _why_nbgrader_failed(text: str) -> str:
 
 
 def _child(job, course, template, work_root, slot, opts, reference, out_path):
+    import warnings
+
     os.setsid()  # one process group to kill if the job overruns
+    warnings.filterwarnings("ignore", message=".*not in session.*")  # nbgrader's, harmless
     result = grade_job(job, course, template, work_root, slot, opts, reference)
     Path(out_path).write_text(json.dumps(asdict(result)))
     os._exit(0)
@@ -294,6 +298,7 @@ def merge(results: list[Result], course: Course, work_root: Path) -> None:
     """
     from nbgrader.api import Gradebook, MissingEntry
 
+    use_in_process_alembic()
     with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}") as gb:
         for r in results:
             try:
@@ -318,7 +323,9 @@ def merge(results: list[Result], course: Course, work_root: Path) -> None:
                 if r.job_dir and src.is_dir():
                     dest = course.root / kind / r.student / r.assignment
                     dest.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copytree(src, dest, ignore=shutil.ignore_patterns(
+                    # symlinks=True: a link the student's code left behind is copied as a link,
+                    # never followed with the grader's rights.
+                    shutil.copytree(src, dest, symlinks=True, ignore=shutil.ignore_patterns(
                         ".kernel-connection.json", ".ipynb_checkpoints"))
 
 
@@ -341,6 +348,8 @@ def grade_course(course: Course, submitted: Path, opts: Options, *, release: boo
         merge(results, course, work_root)
         report.write_csv(results, csv_path or course.root / "grades.csv")
     finally:
-        if not keep_work:
+        if keep_work:
+            print(f"Scratch folders kept in {work_root}")
+        else:
             shutil.rmtree(work_root, ignore_errors=True)
     return results

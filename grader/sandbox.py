@@ -48,6 +48,7 @@ class SandboxConfig:
     hide: list = field(default_factory=list)
     expose: list = field(default_factory=list)
     limits: Limits = field(default_factory=Limits)
+    log: str = ""
 
     def as_json(self) -> dict:
         data = asdict(self)
@@ -75,7 +76,8 @@ def prepare(job_dir: Path, workdir: Path, slot: int, hide: list[str], limits: Li
                         namespace=is_root() and shutil.which("unshare") is not None,
                         hide=[str(p) for p in hide], limits=limits,
                         expose=sorted({os.path.realpath(sys.base_prefix),
-                                       os.path.realpath(sys.prefix)}))
+                                       os.path.realpath(sys.prefix)}),
+                        log=str(job_dir / "kernel.log"))
     spec_root = job_dir / "kernelspec"
     spec_dir = spec_root / "kernels" / KERNEL_NAME
     spec_dir.mkdir(parents=True, exist_ok=True)
@@ -87,7 +89,10 @@ def prepare(job_dir: Path, workdir: Path, slot: int, hide: list[str], limits: Li
     (spec_dir / "kernel.json").write_text(json.dumps(
         {"argv": argv, "display_name": "Python 3 (grading sandbox)", "language": "python",
          "env": {"PYTHONPATH": os.environ.get("GRADER_KERNEL_PYTHONPATH", "")}}))
+    ipc = job_dir / "ipc"  # the kernel's sockets (see course.nbgrader_config)
+    ipc.mkdir(mode=0o700, exist_ok=True)
     if uid is not None:
+        os.chown(ipc, uid, NOGROUP)
         # The path down to the notebook is traversable but not listable; only the notebook's own
         # folder belongs to the sandbox user.
         for parent in [job_dir, *[p for p in workdir.parents if job_dir in p.parents]]:
