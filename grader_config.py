@@ -50,4 +50,12 @@ c.Validate.ignore_checksums = False
 # The exchange that nbgrader's "Assignment List" (student) and release/collect (instructor) use. It lives
 # inside the course folder so that a single-machine course works without a system-wide directory.
 c.Exchange.root = os.path.join(COURSE_ROOT, "exchange")
+# A fresh clone has no exchange (it is not in git); nbgrader's Assignment List refuses to start without
+# one, so it is created here, world-writable with the sticky bit as nbgrader's own set-up asks.
+if not os.path.isdir(c.Exchange.root):
+    try:
+        os.makedirs(c.Exchange.root, exist_ok=True)
+        os.chmod(c.Exchange.root, 0o1777)
+    except OSError:  # a read-only checkout: nbgrader reports the missing exchange itself
+        pass
 c.Exchange.path_includes_course = True

@@ -1,78 +1,40 @@
 """`make lab` serves JupyterLab on 127.0.0.1 with nbgrader's extensions answering.
 
-The server is started exactly as a student starts it (the Makefile target), on a free port with a
-token, and its whole process group is stopped afterwards.
+The server is started exactly as a student starts it (the Makefile target), in a fresh copy of the
+course (no gradebook, no exchange: what a clone has), on a free port with a token, and its whole
+process group is stopped afterwards (tests/labkit.py).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import time
-import urllib.error
 import urllib.request
 
 import pytest
-
-from coursekit import REPO
+from labkit import copy_course, serve_lab
 
 TOKEN = "course-test-token"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _get(url: str, timeout: float = 5.0):
+def _get(url: str, timeout: float = 60.0):
+    # The first formgrader request creates the gradebook and scans the assignments: not instant.
     with urllib.request.urlopen(url, timeout=timeout) as resp:
         return resp.status, resp.read().decode("utf-8", "replace")
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    port = _free_port()
-    log = tmp_path_factory.mktemp("lab") / "lab.log"
-    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(log.parent / "runtime"))
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            ["make", "--no-print-directory", "lab", f"PORT={port}",
-             f"LAB_ARGS=--no-browser --IdentityProvider.token={TOKEN}"],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                _get(f"{base}/api/status?token={TOKEN}", timeout=2)
-                break
-            except (urllib.error.URLError, ConnectionError, OSError):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"make lab did not come up:\n{log.read_text()}")
-                time.sleep(0.5)
+def course(tmp_path_factory):
+    return copy_course(tmp_path_factory.mktemp("lab-course") / "course")
+
+
+@pytest.fixture(scope="module")
+def lab(course, tmp_path_factory):
+    with serve_lab(course, tmp_path_factory.mktemp("lab"), TOKEN) as (base, proc):
+        _lab_procs[base] = proc
         yield base
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        deadline = time.monotonic() + 15  # jupyter shuts its kernels and extensions down first
-        while _leftovers() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        left = _leftovers()
-        assert not left, f"make lab left processes behind: {left}"
 
 
-def _leftovers() -> list[str]:
-    out = subprocess.run(["pgrep", "-f", f"IdentityProvider.token={TOKEN}"], capture_output=True,
-                         text=True).stdout.split()
-    return [pid for pid in out if pid != str(os.getpid())]
+_lab_procs: dict = {}
 
 
 def test_lab_page_answers_on_loopback(lab):
@@ -87,10 +49,10 @@ def test_nbgrader_lab_extension_is_enabled(lab):
     assert "jupyter-widgets-jupyterlab-manager" in names, "ipywidgets' lab extension is missing"
 
 
-def test_formgrader_sees_the_course_assignments(lab):
+def test_formgrader_sees_the_course_assignments(lab, course):
     _, body = _get(f"{lab}/formgrader/api/assignments?token={TOKEN}")
     names = {a["name"] for a in json.loads(body)}
-    expected = {p.name for p in (REPO / "solutions").iterdir() if p.is_dir()}
+    expected = {p.name for p in (course / "solutions").iterdir() if p.is_dir()}
     assert expected <= names, f"formgrader lists {sorted(names)}, the course has {sorted(expected)}"
 
 
@@ -98,3 +60,15 @@ def test_assignment_list_answers_for_the_course(lab):
     status, body = _get(f"{lab}/assignments?course_id=ann-course&token={TOKEN}")
     assert status == 200 and json.loads(body)["success"], body
 
+
+
+def test_lab_kernels_are_not_forced_to_a_headless_backend(lab):
+    """Kernels inherit the server's environment: MPLBACKEND=Agg there would hide every figure."""
+    import psutil
+
+    servers = [p for p in psutil.Process(_lab_procs[lab].pid).children(recursive=True)
+               if any("jupyter" in part for part in p.cmdline()[:2])]
+    assert servers, "no jupyter process under make lab"
+    backend = servers[0].environ().get("MPLBACKEND")
+    assert backend in (None, "", "module://matplotlib_inline.backend_inline"), (
+        f"make lab starts JupyterLab with MPLBACKEND={backend!r}: students would see no plots")
