@@ -3,6 +3,7 @@
 #
 #   make lab      JupyterLab at the start page, with nbgrader's extensions (students, instructors)
 #   make test     the whole test suite (unit tests, every notebook, the nbgrader round trip)
+#   make e2e      the browser tests: JupyterLab in headless Chromium (a student's and instructor's day)
 #   make grade    regenerate releases, autograde submitted/ (or the bundled samples), grades.csv
 #   make release  regenerate exercises/ from solutions/ with nbgrader
 #   make bench    the benchmark scripts (speed ratios against named baselines)
@@ -21,16 +22,17 @@ JOBS   ?= auto
 # nbgrader calls helper executables (alembic, jupyter) from PATH: put the venv first.
 export PATH := $(BIN):$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
-# Notebooks draw with a non-interactive backend when run headless (tests, grading).
-export MPLBACKEND ?= Agg
+# Headless runs (tests, grading) draw with a non-interactive backend; `make lab` must not, or the
+# kernels it starts would inherit Agg and show no inline figures.
+HEADLESS := MPLBACKEND=Agg
 
 # JupyterLab refuses to run as root without --allow-root (containers, CI).
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: venv lab test grade release bench format clean distclean help
+.PHONY: venv lab test e2e grade release bench format clean distclean help
 
 help:
-	@sed -n '3,10p' Makefile
+	@sed -n '3,11p' Makefile
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,10 +47,13 @@ lab: $(STAMP)
 		$(ALLOW_ROOT) $(LAB_ARGS) lectures/00_start_here.ipynb
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(JOBS) $(PYTEST_ARGS)
+	$(HEADLESS) $(BIN)/python -m pytest -n $(JOBS) -m "not e2e" $(PYTEST_ARGS)
+
+e2e: $(STAMP)
+	$(HEADLESS) $(BIN)/python -m pytest -n 0 -m e2e -rs tests/e2e $(PYTEST_ARGS)
 
 grade: $(STAMP)
-	$(BIN)/python -m grader run $(GRADE_ARGS)
+	$(HEADLESS) $(BIN)/python -m grader run $(GRADE_ARGS)
 
 release: $(STAMP)
 	@for a in $(notdir $(patsubst %/,%,$(wildcard solutions/*/))); do \
@@ -57,7 +62,7 @@ release: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_autograd.py
 	$(BIN)/python benchmarks/bench_mlp.py
-	$(BIN)/python benchmarks/bench_grading.py
+	$(HEADLESS) $(BIN)/python benchmarks/bench_grading.py
 
 format: $(STAMP)
 	$(BIN)/ruff format nnlib grader tests benchmarks
