@@ -17,6 +17,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "tests"))
 
 ROUNDTRIP = "tests/test_nbgrader_roundtrip.py"
 
+try:  # property-based tests draw the same examples on every run (a failure is reproducible)
+    from hypothesis import settings as _hypothesis_settings
+
+    _hypothesis_settings.register_profile("course", derandomize=True, print_blob=True)
+    _hypothesis_settings.load_profile("course")
+except ImportError:  # pytest lectures/ without the development extras
+    pass
+
 
 def work_unit(nodeid: str) -> str:
     """The scheduling unit of a test: its file, or its assignment for the round trip."""

@@ -70,7 +70,7 @@ def as_float_array(x, name: str) -> np.ndarray:
         raise TypeError(f"{name} must be numeric, got a string {x!r}")
     try:
         arr = np.asarray(x)
-    except Exception as exc:  # ragged lists and the like
+    except (TypeError, ValueError) as exc:  # ragged lists and the like
         raise TypeError(f"{name} must be a numeric array-like, got {type(x).__name__}: {exc}") from None
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be numeric (bool, int or float), got dtype {arr.dtype}")
@@ -103,7 +103,7 @@ def as_int_array(x, name: str) -> np.ndarray:
         raise TypeError(f"{name} must hold integer class indices, got a string {x!r}")
     try:
         arr = np.asarray(x)
-    except Exception as exc:
+    except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must hold integer class indices: {exc}") from None
     if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
         arr = arr.astype(np.int64)

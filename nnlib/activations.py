@@ -48,9 +48,23 @@ import numpy as np
 from ._validation import as_float_array, check_number
 
 __all__ = [
-    "sigmoid", "sigmoid_grad", "tanh", "tanh_grad", "relu", "relu_grad",
-    "leaky_relu", "leaky_relu_grad", "prelu", "prelu_grad", "softplus", "softplus_grad",
-    "linear", "linear_grad", "softmax", "log_softmax", "ACTIVATIONS",
+    "ACTIVATIONS",
+    "leaky_relu",
+    "leaky_relu_grad",
+    "linear",
+    "linear_grad",
+    "log_softmax",
+    "prelu",
+    "prelu_grad",
+    "relu",
+    "relu_grad",
+    "sigmoid",
+    "sigmoid_grad",
+    "softmax",
+    "softplus",
+    "softplus_grad",
+    "tanh",
+    "tanh_grad",
 ]
 
 
