@@ -11,6 +11,7 @@ need. A submission with findings is still graded, and marked for review.
 from __future__ import annotations
 
 import ast
+import builtins
 import copy
 import json
 from dataclasses import dataclass
@@ -40,57 +41,190 @@ SUSPICIOUS_MODULES = {
     "signal": "signal handlers", "multiprocessing": "other processes", "threading": "threads",
     "inspect": "introspection of the tests", "gc": "the garbage collector", "pathlib": "file access",
     "io": "file access", "atexit": "exit hooks", "pty": "a terminal", "resource": "resource limits",
+    "IPython": "IPython internals", "ipykernel": "the kernel", "unittest": "mocking (unittest.mock)",
+    "pickle": "deserialisation", "marshal": "code objects", "types": "code objects",
 }
 SUSPICIOUS_CALLS = {
     "get_ipython": "IPython hooks", "exec": "dynamic code", "eval": "dynamic code",
     "compile": "dynamic code", "open": "file access", "__import__": "dynamic imports",
     "globals": "rebinding globals", "exit": "leaving the kernel", "quit": "leaving the kernel",
-    "setattr": "rebinding attributes", "breakpoint": "the debugger",
+    "setattr": "rebinding attributes", "delattr": "rebinding attributes", "breakpoint": "the debugger",
+    "fork": "a new process", "forkpty": "a new process", "system": "a shell command",
+    "popen": "a shell command", "Popen": "a subprocess", "_exit": "leaving the kernel",
+    "kill": "signalling processes", "killpg": "signalling processes", "setsid": "a new session",
+    "import_module": "dynamic imports", "reload": "re-importing modules", "CDLL": "raw memory access",
+    "register_magic_function": "IPython hooks", "set_custom_exc": "IPython hooks",
 }
-PROTECTED_NAMES = {"np", "numpy", "torch", "math", "assert_allclose", "isclose", "allclose",
-                   "print", "len", "abs", "float", "int", "range", "isinstance", "AssertionError",
-                   "Exception", "quiet", "strict", "__builtins__"}
+# Names whose rebinding at the top level of a notebook changes what later test cells do.
+PROTECTED_NAMES = ({"np", "numpy", "torch", "math", "assert_allclose", "assert_array_equal",
+                    "assert_array_almost_equal", "assert_almost_equal", "assert_equal",
+                    "isclose", "allclose", "array_equal", "testing", "__builtins__", "get_ipython",
+                    "In", "Out"} | {n for n in dir(builtins) if not n.startswith("_")})
+# Module names whose attributes must not be rebound (``np.allclose = ...``).
+PROTECTED_MODULES = {"np", "numpy", "torch", "math", "builtins", "sys", "os", "testing", "npt",
+                     "nnlib", "IPython", "__builtins__"}
+# Attributes honest answers never read: the way into other frames, globals and the builtins.
+DUNDER_ATTRS = {"__builtins__", "__globals__", "__code__", "__closure__", "__subclasses__",
+                "__dict__", "__import__", "__loader__", "__spec__", "__getattribute__", "__bases__",
+                "__mro__", "__self__", "__func__", "f_globals", "f_locals", "f_back", "gi_frame"}
+# IPython's history: the source of earlier cells (hidden tests included) and their outputs.
+HISTORY_NAMES = {"In", "Out", "_ih", "_oh", "_dh", "_i", "_ii", "_iii"}
+
+
+class _Scanner(ast.NodeVisitor):
+    """Collect findings, knowing whether a name is bound at the notebook's top level."""
+
+    def __init__(self, cell: str):
+        self.cell = cell
+        self.found: list[Finding] = []
+        self.depth = 0  # inside a function or class body when > 0
+        self.globals: set[str] = set()
+
+    def add(self, reason: str) -> None:
+        self.found.append(Finding(self.cell, reason))
+
+    def _binds(self, name: str, how: str) -> None:
+        if name in PROTECTED_NAMES and (self.depth == 0 or name in self.globals):
+            self.add(f"{how} {name}, which the tests rely on")
+
+    def _target(self, target, how="rebinds") -> None:
+        if isinstance(target, ast.Name):
+            self._binds(target.id, how)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            for elt in target.elts:
+                self._target(elt, how)
+        elif isinstance(target, ast.Starred):
+            self._target(target.value, how)
+        elif isinstance(target, (ast.Attribute, ast.Subscript)):
+            base = target.value
+            while isinstance(base, (ast.Attribute, ast.Subscript)):
+                base = base.value
+            if isinstance(base, ast.Name) and base.id in PROTECTED_MODULES:
+                self.add(f"{how} {ast.unparse(target)} (a library function the tests rely on)")
+
+    def _scope(self, node, name: str | None) -> None:
+        if name is not None:
+            self._binds(name, "redefines")
+        for deco in getattr(node, "decorator_list", []):
+            self.visit(deco)
+        saved = self.globals
+        self.depth += 1
+        self.globals = set()
+        for child in node.body:
+            self.visit(child)
+        self.depth -= 1
+        self.globals = saved
+
+    def visit_FunctionDef(self, node):
+        self._scope(node, node.name)
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_ClassDef(self, node):
+        self._scope(node, node.name)
+
+    def visit_Global(self, node):
+        self.globals.update(node.names)
+
+    def visit_Import(self, node):
+        for alias in node.names:
+            root = alias.name.split(".")[0]
+            if root in SUSPICIOUS_MODULES:
+                self.add(f"imports {alias.name} ({SUSPICIOUS_MODULES[root]})")
+            bound = alias.asname or root
+            if bound in PROTECTED_NAMES and alias.name.split(".")[0] != bound and not (
+                    bound == "np" and alias.name == "numpy"):
+                self._binds(bound, "rebinds")
+
+    def visit_ImportFrom(self, node):
+        module = node.module or ""
+        root = module.split(".")[0]
+        if root in SUSPICIOUS_MODULES:
+            self.add(f"imports from {module} ({SUSPICIOUS_MODULES[root]})")
+        for alias in node.names:
+            if alias.name == "*":
+                self.add(f"imports * from {module} (may rebind names the tests use)")
+            elif (alias.asname or alias.name) != alias.name:
+                self._binds(alias.asname, "rebinds")
+
+    def visit_Call(self, node):
+        fn = node.func
+        name = fn.id if isinstance(fn, ast.Name) else fn.attr if isinstance(fn, ast.Attribute) else ""
+        if name in SUSPICIOUS_CALLS:
+            self.add(f"calls {name}() ({SUSPICIOUS_CALLS[name]})")
+        self.generic_visit(node)
+
+    def visit_Assign(self, node):
+        for target in node.targets:
+            self._target(target)
+        self.visit(node.value)
+
+    def visit_AugAssign(self, node):
+        self._target(node.target)
+        self.visit(node.value)
+
+    def visit_AnnAssign(self, node):
+        self._target(node.target)
+        if node.value is not None:
+            self.visit(node.value)
+
+    def visit_NamedExpr(self, node):
+        self._target(node.target)
+        self.visit(node.value)
+
+    def visit_Delete(self, node):
+        for target in node.targets:
+            self._target(target, "deletes")
+
+    def visit_For(self, node):
+        self._target(node.target)
+        self.generic_visit(node)
+
+    def visit_With(self, node):
+        for item in node.items:
+            if item.optional_vars is not None:
+                self._target(item.optional_vars)
+        self.generic_visit(node)
+
+    def visit_Attribute(self, node):
+        if node.attr in DUNDER_ATTRS:
+            self.add(f"reads .{node.attr} (a way into the interpreter's internals)")
+        self.generic_visit(node)
+
+    def visit_Name(self, node):
+        if node.id == "__builtins__":
+            self.add("touches __builtins__")
+        elif node.id in HISTORY_NAMES and isinstance(node.ctx, ast.Load):
+            self.add(f"reads {node.id} (IPython's history of earlier cells)")
 
 
 def scan_code(source: str, cell: str) -> list[Finding]:
-    """Flag constructs in a student's code cell that an honest answer never needs."""
-    lines = [ln for ln in source.splitlines() if not ln.lstrip().startswith(("%", "!"))]
-    magics = [ln for ln in source.splitlines() if ln.lstrip().startswith(("%", "!"))]
-    found = [Finding(cell, f"IPython magic or shell command {ln.strip()[:40]!r}") for ln in magics]
+    """Flag constructs in a student's code cell that an honest answer never needs.
+
+    Parameters
+    ----------
+    source : str
+        The cell's code (IPython magics and shell escapes are reported, not parsed).
+    cell : str
+        How findings name the cell (its ``grade_id``, or ``extra cell <id>``).
+
+    Returns
+    -------
+    list of Finding
+        Each construct once, in the order found.
+    """
+    lines = source.splitlines()
+    magic = [ln for ln in lines if ln.lstrip().startswith(("%", "!"))]
+    found = [Finding(cell, f"IPython magic or shell command {ln.strip()[:40]!r}") for ln in magic]
+    code = "\n".join("" if ln.lstrip().startswith(("%", "!")) else ln for ln in lines)
     try:
-        tree = ast.parse("\n".join(lines))
+        tree = ast.parse(code)
     except SyntaxError:
         return found  # nbgrader reports the syntax error as a failing cell; nothing to scan
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
-            for name in names:
-                root = name.split(".")[0]
-                if root in SUSPICIOUS_MODULES:
-                    found.append(Finding(cell, f"imports {name} ({SUSPICIOUS_MODULES[root]})"))
-        elif isinstance(node, ast.Call):
-            fn = node.func
-            name = fn.id if isinstance(fn, ast.Name) else fn.attr if isinstance(fn, ast.Attribute) else ""
-            if name in SUSPICIOUS_CALLS:
-                found.append(Finding(cell, f"calls {name}() ({SUSPICIOUS_CALLS[name]})"))
-        elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
-            targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
-            for target in targets:
-                if isinstance(target, ast.Attribute):
-                    base = target.value
-                    while isinstance(base, ast.Attribute):
-                        base = base.value
-                    if isinstance(base, ast.Name) and base.id in PROTECTED_NAMES | {"sys", "os"}:
-                        found.append(Finding(cell, f"rebinds {ast.unparse(target)} (a library "
-                                                   "function the tests rely on)"))
-                elif isinstance(target, ast.Name) and target.id in PROTECTED_NAMES:
-                    found.append(Finding(cell, f"rebinds {target.id}, which the tests rely on"))
-        elif isinstance(node, ast.Name) and node.id == "__builtins__":
-            found.append(Finding(cell, "touches __builtins__"))
-        elif isinstance(node, ast.Global):
-            pass
-    unique = []
-    for f in found:
+    scanner = _Scanner(cell)
+    scanner.visit(tree)
+    unique: list[Finding] = []
+    for f in found + scanner.found:
         if f not in unique:
             unique.append(f)
     return unique
@@ -114,6 +248,16 @@ def read_notebook(path) -> nbformat.NotebookNode:
     except Exception as exc:  # nbformat raises several kinds
         raise SubmissionUnreadable(f"{path.name} is not a valid notebook ({str(exc)[:200]})") from None
     return nb
+
+
+def _checksum(cell) -> str | None:
+    """nbgrader's checksum of a cell (source, type and grading metadata), or None if not computable."""
+    from nbgrader.utils import compute_checksum
+
+    try:
+        return compute_checksum(cell)
+    except Exception:  # malformed metadata: the metadata comparison reports it
+        return None
 
 
 def _gid(cell):
@@ -168,8 +312,11 @@ def check_submission(submitted: nbformat.NotebookNode, release: nbformat.Noteboo
                 findings.extend(scan_code(kept.source, gid))
             out.append(kept)
         else:
-            if cell.source != original.source or cell.cell_type != original.cell_type:
-                findings.append(Finding(gid, "a locked cell was edited (the release's text was "
+            expected = original.metadata.get("nbgrader", {}).get("checksum")
+            if (cell.source != original.source or cell.cell_type != original.cell_type
+                    or (expected and _checksum(cell) != expected)):
+                findings.append(Finding(gid, "a locked cell was edited: its source or checksum "
+                                             "differs from the release (the release's cell was "
                                              "restored)"))
             if cell.get("metadata", {}).get("nbgrader") != original.metadata.get("nbgrader"):
                 findings.append(Finding(gid, "nbgrader metadata was changed (restored)"))
