@@ -52,6 +52,29 @@ def _expose(path: str) -> None:
     subprocess.run(["mount", "--move", stage, path], check=True)
 
 
+def _private_tmp(keep: list[str]) -> None:
+    """Mount an empty ``/tmp``, binding back the paths in ``keep`` that live under it.
+
+    A course cloned into ``/tmp`` (a CI checkout, say) has its virtual environment and ``nnlib``
+    there: without them the kernel could not start.
+    """
+    keep = sorted({os.path.realpath(p) for p in keep
+                   if os.path.realpath(p).startswith("/tmp/") and os.path.exists(p)})
+    keep = [p for p in keep if not any(p.startswith(q + os.sep) for q in keep)]  # outermost only
+    stages = []
+    for i, path in enumerate(keep):
+        stage = os.path.join("/dev/shm", f"grader-keep-{os.getpid()}-{i}")
+        os.makedirs(stage, exist_ok=True)
+        subprocess.run(["mount", "--bind", path, stage], check=True)
+        stages.append((stage, path))
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256m,mode=1777", "none", "/tmp"],
+                   check=True)
+    for stage, path in stages:
+        os.makedirs(path, mode=0o755, exist_ok=True)
+        subprocess.run(["mount", "--move", stage, path], check=True)
+        os.rmdir(stage)
+
+
 def _limits(cfg: dict) -> None:
     for name, key in (("RLIMIT_AS", "memory_bytes"), ("RLIMIT_CPU", "cpu_seconds"),
                       ("RLIMIT_FSIZE", "file_bytes"), ("RLIMIT_NPROC", "processes"),
@@ -78,8 +101,7 @@ def main(argv: list[str]) -> None:
         for path in cfg.get("expose", []):
             _expose(path)
         _hide(cfg.get("hide", []))
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256m,mode=1777", "none", "/tmp"],
-                       check=True)
+        _private_tmp(cfg.get("expose", []))
     uid, gid = cfg.get("uid"), cfg.get("gid")
     if os.geteuid() == 0 and uid is not None and not probe:
         os.chown(".kernel-connection.json", uid, gid)

@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 KERNEL_NAME = "grader-sandbox"
+# Where nnlib and grader live (an editable install): the kernel imports from here.
+CODE_ROOT = str(Path(__file__).resolve().parents[1])
 BASE_UID = 61000
 NOGROUP = 65534
 
@@ -76,7 +78,7 @@ def prepare(job_dir: Path, workdir: Path, slot: int, hide: list[str], limits: Li
                         namespace=is_root() and shutil.which("unshare") is not None,
                         hide=[str(p) for p in hide], limits=limits,
                         expose=sorted({os.path.realpath(sys.base_prefix),
-                                       os.path.realpath(sys.prefix)}),
+                                       os.path.realpath(sys.prefix), CODE_ROOT}),
                         log=str(job_dir / "kernel.log"))
     spec_root = job_dir / "kernelspec"
     spec_dir = spec_root / "kernels" / KERNEL_NAME

@@ -1,0 +1,50 @@
+"""The sandbox's private /tmp keeps what the kernel needs when the course itself lives under /tmp."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from grader import sandbox
+
+ROOT = os.geteuid() == 0 and shutil.which("unshare") is not None
+
+
+def test_the_kernel_is_shown_its_interpreter_and_the_course_code():
+    """prepare() lists the interpreter and the folder of nnlib/grader among the paths to keep."""
+    with tempfile.TemporaryDirectory(dir="/var/tmp") as tmp:
+        job = Path(tmp)
+        sandbox.prepare(job, job / "work", 0, [], sandbox.Limits())
+        expose = json.loads((job / "sandbox.json").read_text())["expose"]
+    assert os.path.realpath(sys.prefix) in expose, "the virtual environment must stay reachable"
+    assert sandbox.CODE_ROOT in expose, "nnlib (an editable install) must stay importable"
+
+
+@pytest.mark.skipif(not ROOT, reason="mount namespaces need root and unshare")
+def test_private_tmp_binds_back_what_lives_under_tmp():
+    """A clone in /tmp (CI) keeps its venv in the kernel's private /tmp; everything else is gone."""
+    keep = Path(tempfile.mkdtemp(prefix="course-clone-", dir="/tmp"))
+    other = Path(tempfile.mkdtemp(prefix="someone-else-", dir="/tmp"))
+    try:
+        (keep / "marker").write_text("venv")
+        (other / "secret").write_text("x")
+        code = ("import os, sys; from grader.kernel_launcher import _private_tmp; "
+                f"_private_tmp([{str(keep)!r}]); "
+                f"print(os.path.exists({str(keep / 'marker')!r}), "
+                f"os.path.exists({str(other / 'secret')!r}))")
+        out = subprocess.run(["unshare", "-m", "--propagation", "private", sys.executable, "-c",
+                              code], capture_output=True, text=True, check=True,
+                             cwd=sandbox.CODE_ROOT).stdout.split()
+        assert out == ["True", "False"], (
+            f"inside the sandbox: kept path visible={out[0]}, another /tmp folder visible={out[1]}")
+        assert (other / "secret").exists(), "the private /tmp must not touch the real one"
+    finally:
+        shutil.rmtree(keep)
+        shutil.rmtree(other)
