@@ -84,6 +84,18 @@ def _limits(cfg: dict) -> None:
             resource.setrlimit(getattr(resource, name), (int(value), int(value)))
 
 
+def kernel_env(environ) -> dict:
+    """The grading kernel's environment: the grader's, minus its secrets, plus a scratch home."""
+    env = {k: v for k, v in environ.items() if not k.startswith(("JPY_", "GRADER_"))}
+    env.update(HOME="/tmp", IPYTHONDIR="/tmp/.ipython", MPLCONFIGDIR="/tmp/.mpl",
+               MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1")
+    # One thread per kernel: the workers already use every core, and BLAS/OpenMP threads that spin
+    # while they wait for a core inflate the CPU time a test may measure (a timed training test would
+    # then score lower on a busy machine).
+    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    return env
+
+
 def main(argv: list[str]) -> None:
     with open(argv[0], encoding="utf-8") as fh:
         cfg = json.load(fh)
@@ -110,9 +122,7 @@ def main(argv: list[str]) -> None:
         os.setgroups([])
         os.setgid(gid)
         os.setuid(uid)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JPY_", "GRADER_"))}
-    env.update(HOME="/tmp", IPYTHONDIR="/tmp/.ipython", MPLCONFIGDIR="/tmp/.mpl",
-               MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1")
+    env = kernel_env(os.environ)
     if probe:
         os.execve(sys.executable, [sys.executable, "-m", "grader.probe_runner"], env)
     os.execve(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f",

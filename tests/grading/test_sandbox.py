@@ -48,3 +48,14 @@ def test_private_tmp_binds_back_what_lives_under_tmp():
     finally:
         shutil.rmtree(keep)
         shutil.rmtree(other)
+
+
+def test_grading_kernels_run_single_threaded_without_the_graders_secrets():
+    """Parallel kernels on shared cores: spinning BLAS threads would inflate timed tests' CPU time."""
+    from grader.kernel_launcher import kernel_env
+
+    env = kernel_env({"PATH": "/usr/bin", "JPY_SESSION": "secret", "GRADER_KEY": "k",
+                      "OMP_NUM_THREADS": "8"})
+    assert env["OMP_NUM_THREADS"] == env["OPENBLAS_NUM_THREADS"] == env["MKL_NUM_THREADS"] == "1"
+    assert "JPY_SESSION" not in env and "GRADER_KEY" not in env
+    assert env["HOME"] == "/tmp" and env["MPLBACKEND"] == "Agg" and env["PATH"] == "/usr/bin"
