@@ -29,6 +29,21 @@ RUN_FINISHED = """() => {
   return prompts.length > 0 && !prompts.some(p => p.includes('*'))
     && status !== null && status.dataset.status === 'idle';
 }""".replace("CURRENT", CURRENT)
+# True once the kernel is idle and every code cell has an execution count, or one of them failed (the
+# cells after it then never run). Idle alone is not enough: right after "Run All" the kernel may not
+# have started on the first cell yet.
+ALL_CELLS_RAN = r"""() => {
+  const nb = document.querySelector('CURRENT');
+  if (!nb) return false;
+  const status = nb.querySelector('.jp-Notebook-ExecutionIndicator');
+  if (status === null || status.dataset.status !== 'idle') return false;
+  const prompts = [...nb.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
+    .map(e => e.textContent.trim());
+  const failed = [...nb.querySelectorAll(
+      ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")]
+    .some(e => /Traceback|Error/.test(e.textContent));
+  return prompts.length > 0 && (prompts.every(p => /^\[\d+\]:$/.test(p)) || failed);
+}""".replace("CURRENT", CURRENT)
 TRACEBACK = re.compile(r"Traceback|^\w*(Error|Exception)\b", re.MULTILINE)
 
 
@@ -99,7 +114,7 @@ def test_student_follows_the_start_page_to_a_lecture_and_runs_it(page, lab, cour
         link.click()
         nb = wait_notebook(page, name)
         menu(page, "Run", "Run All Cells")
-        page.wait_for_function(RUN_FINISHED, timeout=240_000)
+        page.wait_for_function(ALL_CELLS_RAN, timeout=240_000)
 
         prompts = nb.locator(".jp-CodeCell .jp-InputPrompt").all_inner_texts()
         assert prompts and all(re.fullmatch(r"\[\d+\]:", p.strip()) for p in prompts), (
@@ -296,4 +311,18 @@ def test_instructor_sees_assignments_and_graded_samples_in_the_formgrader(
             score = row.locator("td.score").inner_text().split("/")[0].strip()
             shown[row.locator("td.id").inner_text().strip()] = float(score)
         wrong = {s: (shown.get(s), pts) for s, pts in expected.items() if shown.get(s) != pts}
-        assert not wrong, f"formgrader scores (shown, expected) differ: {wrong}"
+        assert not wrong, (f"formgrader scores (shown, expected) differ: {wrong}; per question in "
+                           f"the gradebook: {gradebook_detail(course, wrong)}\n"
+                           f"{grading.log.read_text()[-3000:]}")
+
+
+def gradebook_detail(course, students) -> dict:
+    """Per student: {grade_id: score} from the copy's gradebook, to say which question differs."""
+    from nbgrader.api import Gradebook
+
+    out = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for student in students:
+            for sub in gb.student_submissions(student):
+                out[student] = {g.name: g.score for nb in sub.notebooks for g in nb.grades}
+    return out
