@@ -24,8 +24,37 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 KERNEL_NAME = "grader-sandbox"
-# Where nnlib and grader live (an editable install): the kernel imports from here.
-CODE_ROOT = str(Path(__file__).resolve().parents[1])
+
+
+def _code_roots() -> list[str]:
+    """Where the kernel imports nnlib and grader from: the folder of this package, and the project
+    folder the environment installed (an editable install records it in ``direct_url.json``; the two
+    differ when the grader runs from a copy of the course)."""
+    roots = {str(Path(__file__).resolve().parents[1])}
+    try:
+        from importlib.metadata import PackageNotFoundError, distribution
+
+        info = json.loads(distribution("ann-course").read_text("direct_url.json") or "{}")
+        url = info.get("url", "")
+        if info.get("dir_info", {}).get("editable") and url.startswith("file://"):
+            from urllib.parse import unquote
+
+            roots.add(os.path.realpath(unquote(url[len("file://"):])))
+    except (PackageNotFoundError, ValueError, OSError):
+        pass
+    return sorted(roots)
+
+
+# Where nnlib and grader live: the kernel imports from here.
+CODE_ROOTS = _code_roots()
+
+
+def _code_roots_private() -> list[str]:
+    """The private folders of the course checkouts in CODE_ROOTS: their hidden tests stay hidden
+    even when the course being graded is another copy."""
+    from .course import Course
+
+    return [str(p) for root in CODE_ROOTS for p in Course(Path(root)).private_paths()]
 BASE_UID = 61000
 NOGROUP = 65534
 
@@ -76,9 +105,9 @@ def prepare(job_dir: Path, workdir: Path, slot: int, hide: list[str], limits: Li
     workdir.mkdir(parents=True, exist_ok=True)
     cfg = SandboxConfig(str(workdir), uid, NOGROUP if uid is not None else None,
                         namespace=is_root() and shutil.which("unshare") is not None,
-                        hide=[str(p) for p in hide], limits=limits,
+                        hide=[str(p) for p in hide] + _code_roots_private(), limits=limits,
                         expose=sorted({os.path.realpath(sys.base_prefix),
-                                       os.path.realpath(sys.prefix), CODE_ROOT}),
+                                       os.path.realpath(sys.prefix), *CODE_ROOTS}),
                         log=str(job_dir / "kernel.log"))
     spec_root = job_dir / "kernelspec"
     spec_dir = spec_root / "kernels" / KERNEL_NAME

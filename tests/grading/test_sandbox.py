@@ -24,7 +24,11 @@ def test_the_kernel_is_shown_its_interpreter_and_the_course_code():
         sandbox.prepare(job, job / "work", 0, [], sandbox.Limits())
         expose = json.loads((job / "sandbox.json").read_text())["expose"]
     assert os.path.realpath(sys.prefix) in expose, "the virtual environment must stay reachable"
-    assert sandbox.CODE_ROOT in expose, "nnlib (an editable install) must stay importable"
+    import nnlib
+
+    assert str(Path(nnlib.__file__).resolve().parents[1]) in expose, (
+        "the folder the kernel imports nnlib from must stay reachable")
+    assert set(sandbox.CODE_ROOTS) <= set(expose)
 
 
 @pytest.mark.skipif(not ROOT, reason="mount namespaces need root and unshare")
@@ -41,7 +45,7 @@ def test_private_tmp_binds_back_what_lives_under_tmp():
                 f"os.path.exists({str(other / 'secret')!r}))")
         out = subprocess.run(["unshare", "-m", "--propagation", "private", sys.executable, "-c",
                               code], capture_output=True, text=True, check=True,
-                             cwd=sandbox.CODE_ROOT).stdout.split()
+                             cwd=sandbox.CODE_ROOTS[0]).stdout.split()
         assert out == ["True", "False"], (
             f"inside the sandbox: kept path visible={out[0]}, another /tmp folder visible={out[1]}")
         assert (other / "secret").exists(), "the private /tmp must not touch the real one"
@@ -59,3 +63,21 @@ def test_grading_kernels_run_single_threaded_without_the_graders_secrets():
     assert env["OMP_NUM_THREADS"] == env["OPENBLAS_NUM_THREADS"] == env["MKL_NUM_THREADS"] == "1"
     assert "JPY_SESSION" not in env and "GRADER_KEY" not in env
     assert env["HOME"] == "/tmp" and env["MPLBACKEND"] == "Agg" and env["PATH"] == "/usr/bin"
+
+
+def test_grading_from_a_copy_keeps_the_installed_nnlib_and_hides_its_solutions(tmp_path):
+    """`python -m grader` run inside a copy imports grader from the copy, while kernels import nnlib
+    from the installed checkout: both must stay reachable, and both checkouts' hidden tests hidden."""
+    copy = tmp_path / "course"
+    shutil.copytree(Path(sandbox.__file__).parent, copy / "grader",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    code = ("import json, grader.sandbox as s; "
+            "print(json.dumps([s.CODE_ROOTS, s._code_roots_private()]))")
+    roots, private = json.loads(subprocess.run([sys.executable, "-c", code], cwd=copy,
+                                               capture_output=True, text=True,
+                                               check=True).stdout)
+    import nnlib
+
+    installed = str(Path(nnlib.__file__).resolve().parents[1])
+    assert str(copy) in roots and installed in roots, roots
+    assert str(Path(installed) / "solutions") in private, private
