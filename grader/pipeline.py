@@ -87,14 +87,16 @@ def build_template(course: Course, work_root: Path, assignments: list[str]) -> P
     return template
 
 
-def reference_probes(course: Course, template: Path, assignment: str, opts: Options) -> list:
+def reference_probes(course: Course, template: Path, assignment: str, opts: Options,
+                     slot: int) -> list:
     """The instructor's solution run through the probes, as the yardstick for students."""
     spec = probes.load_probes(course.solutions / assignment)
     if not spec:
         return []
     source = integrity.read_notebook(course.solutions / assignment / f"{spec['notebook']}.ipynb")
     job_dir = Path(tempfile.mkdtemp(dir=template.parent, prefix="reference-"))
-    return probes.run(source, spec["probes"], job_dir / "probe", 0, [], opts.limits, opts.timeout)
+    return probes.run(source, spec["probes"], job_dir / "probe", slot, [], opts.limits,
+                      opts.timeout)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -232,20 +234,25 @@ def _child(job, course, template, work_root, slot, opts, reference, out_path):
 
 def run_jobs(jobs: list[Job], course: Course, opts: Options, progress=None) -> list[Result]:
     """Grade ``jobs`` with ``opts.workers`` workers; results in the order of ``jobs``."""
+    with sandbox.lease_slots(max(1, opts.workers)) as slots:
+        return _run_jobs(jobs, course, opts, progress, slots)
+
+
+def _run_jobs(jobs, course, opts, progress, slots):
     work_root = Path(tempfile.mkdtemp(prefix="grading-", dir=opts.work_root or "/var/tmp"))
     os.chmod(work_root, 0o711)
     results: dict[int, Result] = {}
     try:
         assignments = sorted({j.assignment for j in jobs})
         template = build_template(course, work_root, assignments)
-        refs = {a: reference_probes(course, template, a, opts) for a in assignments}
+        refs = {a: reference_probes(course, template, a, opts, slots[0]) for a in assignments}
         # Workers fork from a clean fork server (nbgrader preloaded), not from this process: a child
         # forked after the parent ran nbgrader inherits its event-loop state and hangs on timeouts.
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(["nbgrader.apps", "nbgrader.api", "grader.pipeline"])
         pending = list(enumerate(jobs))
         running: dict[int, tuple] = {}  # slot -> (index, process, deadline, out_path)
-        free = list(range(max(1, opts.workers)))
+        free = list(slots)
         while pending or running:
             while pending and free:
                 index, job = pending.pop(0)

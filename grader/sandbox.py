@@ -9,6 +9,10 @@ grader's rights:
 - as root: a separate uid per worker (no account needed), and a new mount namespace (``unshare -m``)
   in which the course's private folders are empty and ``/tmp`` is private.
 
+Worker slots are leased (:func:`lease_slots`): two grading runs on one machine (``make grade`` while
+the formgrader autogrades, two test workers) never share a uid, so one run's :func:`kill_uid` can
+never end the other's kernels.
+
 :func:`kill_uid` ends every process left by a job's uid, so nothing a notebook started survives it.
 """
 
@@ -20,6 +24,7 @@ import shutil
 import signal
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -89,6 +94,52 @@ class SandboxConfig:
 
 def is_root() -> bool:
     return os.geteuid() == 0
+
+
+SLOT_COUNT = 1024  # uids BASE_UID .. BASE_UID + SLOT_COUNT - 1
+LOCK_DIR = Path("/var/tmp/grader-uid-locks")
+
+
+@contextmanager
+def lease_slots(count: int):
+    """Reserve ``count`` worker slots (hence uids) for as long as the context lasts.
+
+    As root, each slot is held by an exclusive ``flock`` on a file in :data:`LOCK_DIR`; the kernel
+    releases it when the holder exits, even by a crash, so a slot is never lost. Without root there
+    are no uids to share and the slots are simply ``0 .. count - 1``.
+
+    Yields
+    ------
+    slots : list of int
+        ``count`` slot numbers, for :func:`uid_for_worker`.
+    """
+    if not is_root():
+        yield list(range(count))
+        return
+    import fcntl
+
+    LOCK_DIR.mkdir(mode=0o700, exist_ok=True)
+    held: list[tuple[int, int]] = []
+    try:
+        for slot in range(SLOT_COUNT):
+            if len(held) == count:
+                break
+            fd = os.open(LOCK_DIR / f"{BASE_UID + slot}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            held.append((slot, fd))
+        if len(held) < count:
+            raise RuntimeError(f"only {len(held)} of {count} grading slots are free: other grading "
+                               f"runs hold the rest (locks in {LOCK_DIR})")
+        for slot, _ in held:  # whatever a crashed earlier holder left behind
+            kill_uid(uid_for_worker(slot))
+        yield [slot for slot, _ in held]
+    finally:
+        for _, fd in held:
+            os.close(fd)
 
 
 def uid_for_worker(slot: int) -> int | None:

@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -129,10 +130,6 @@ def _make(release_nb, how, folder: Path, course: Path):
     nbformat.write(nb, path)
 
 
-def _uids():
-    return {p.info["uids"].real for p in psutil.process_iter(["uids"]) if p.info["uids"]}
-
-
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     course = tmp_path_factory.mktemp("course")
@@ -146,13 +143,26 @@ def graded(tmp_path_factory):
     release_nb = nbformat.read(course / "exercises" / "quiz" / "quiz.ipynb", as_version=4)
     for student, (how, _, _) in CASES.items():
         _make(release_nb, how, course / "submitted" / student / "quiz", course)
-    uids_before = _uids()
-    proc = subprocess.run(run, env=env, capture_output=True, text=True, timeout=600)
+    # --keep-work: the jobs' kernel logs explain a failure, and their sandbox.json names the uids
+    # this run used (other grading runs of the suite may be running beside it, as other uids).
+    proc = subprocess.run(run + ["--keep-work"], env=env, capture_output=True, text=True,
+                          timeout=600)
+    ended = time.time()
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    work = Path(proc.stdout.split("Scratch folders kept in ")[1].split()[0])
+    jobs = {json.loads(r.read_text())["student"]: r.parent for r in work.glob("job-*/result.json")}
+    uids = {json.loads(c.read_text())["uid"] for c in work.glob("*/sandbox.json")} - {None}
     with open(course / "grades.csv", newline="") as fh:
         rows = {row["student"]: row for row in csv.DictReader(fh)}
-    return {"course": course, "rows": rows, "stdout": proc.stdout, "env": env, "run": run,
-            "new_uids": _uids() - uids_before, "release": release_nb}
+    yield {"course": course, "rows": rows, "stdout": proc.stdout, "env": env, "run": run,
+           "release": release_nb, "jobs": jobs,
+           "uids": uids, "ended": ended}
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def _kernel_log(graded, student) -> str:
+    log = graded["jobs"].get(student, Path("/nonexistent")) / "kernel.log"
+    return log.read_text(errors="replace")[-1500:] if log.exists() else "(no kernel log)"
 
 
 @pytest.mark.grading
@@ -160,7 +170,7 @@ def graded(tmp_path_factory):
 def test_status_and_score(graded, student):
     row = graded["rows"][student]
     _, status, score = CASES[student]
-    assert row["status"] == status, f"{student}: {row}"
+    assert row["status"] == status, f"{student}: {row}\nkernel log:\n{_kernel_log(graded, student)}"
     if score is None:
         assert row["score"] == "", f"{student}: a failed grading must not show a score: {row}"
         assert row["reason"], f"{student}: a failed grading must say why"
@@ -203,8 +213,14 @@ def test_sources_and_gradebook_were_out_of_reach(graded):
 @pytest.mark.grading
 @needs_root
 def test_no_process_survives_grading(graded):
-    left = [p for p in psutil.process_iter(["uids", "cmdline"])
-            if p.info["uids"] and 61000 <= p.info["uids"].real < 61100]
+    """No process of the run's sandbox uids, started before the run ended, is still alive.
+
+    (Processes of those uids started later belong to another grading run that leased them since.)
+    """
+    assert graded["uids"], "the run must have used sandbox uids"
+    left = [p for p in psutil.process_iter(["uids", "cmdline", "create_time"])
+            if p.info["uids"] and p.info["uids"].real in graded["uids"]
+            and p.info["create_time"] <= graded["ended"]]
     assert not left, f"processes of the sandbox users survived: {[p.info['cmdline'] for p in left]}"
 
 

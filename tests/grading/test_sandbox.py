@@ -81,3 +81,34 @@ def test_grading_from_a_copy_keeps_the_installed_nnlib_and_hides_its_solutions(t
     installed = str(Path(nnlib.__file__).resolve().parents[1])
     assert str(copy) in roots and installed in roots, roots
     assert str(Path(installed) / "solutions") in private, private
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="uids are only leased when grading as root")
+def test_concurrent_grading_runs_never_share_a_uid(tmp_path, monkeypatch):
+    """Two runs at once lease disjoint slots, and a slot is free again once its lease ends.
+
+    Two runs that shared a uid killed each other's kernels (kill_uid after every job): the
+    make-grade and adversarial tests, run side by side, saw 'the kernel died' for honest students.
+    """
+    monkeypatch.setattr(sandbox, "LOCK_DIR", tmp_path / "locks")  # apart from real grading runs
+    with sandbox.lease_slots(2) as first, sandbox.lease_slots(2) as second:
+        assert len(set(first)) == 2 and len(set(second)) == 2
+        assert not set(first) & set(second), f"runs share slots: {first} and {second}"
+        # a separate process (a second `make grade`) is kept off both runs' slots too
+        code = ("from pathlib import Path\nfrom grader import sandbox\n"
+                f"sandbox.LOCK_DIR = Path({str(sandbox.LOCK_DIR)!r})\n"
+                "with sandbox.lease_slots(1) as s:\n    print(s[0])")
+        other = int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                   check=True).stdout)
+        assert other not in set(first) | set(second)
+    with sandbox.lease_slots(1) as again:
+        assert again == [min(first + second)], "an ended lease must free its slots"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="uids are only leased when grading as root")
+def test_a_lease_that_cannot_be_met_says_why(tmp_path, monkeypatch):
+    """Asking for more slots than exist fails with a message naming the lock folder."""
+    monkeypatch.setattr(sandbox, "LOCK_DIR", tmp_path / "locks")
+    monkeypatch.setattr(sandbox, "SLOT_COUNT", 3)
+    with pytest.raises(RuntimeError, match="grading slots are free"), sandbox.lease_slots(4):
+        pass
