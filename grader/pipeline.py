@@ -248,8 +248,10 @@ def _run_jobs(jobs, course, opts, progress, slots):
         refs = {a: reference_probes(course, template, a, opts, slots[0]) for a in assignments}
         # Workers fork from a clean fork server (nbgrader preloaded), not from this process: a child
         # forked after the parent ran nbgrader inherits its event-loop state and hangs on timeouts.
+        # The server also renders one feedback page first (grader._preload), so workers start warm.
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["nbgrader.apps", "nbgrader.api", "grader.pipeline"])
+        ctx.set_forkserver_preload(["nbgrader.apps", "nbgrader.api", "grader.pipeline",
+                                    "grader._preload"])
         pending = list(enumerate(jobs))
         running: dict[int, tuple] = {}  # slot -> (index, process, deadline, out_path)
         free = list(slots)

@@ -1,0 +1,154 @@
+"""A warm start for the grading workers.
+
+Every submission is graded in a worker forked from one fork server (see :mod:`grader.pipeline`),
+which imports this module once. Rendering one feedback page from cold costs about a second of CPU,
+most of it work whose result is the same for every student: compiling nbgrader's Jinja templates
+and the CSS selectors and regular expressions of the HTML exporter. Done here once, in the fork
+server, every worker inherits the result.
+
+* :func:`install` gives every nbconvert template environment of the process one shared, in-memory
+  Jinja bytecode cache (nbconvert builds a new environment for each exporter, and nbgrader a new
+  exporter for each call, so Jinja's per-environment cache never hits).
+* :func:`warm` renders a small notebook with nbgrader's own feedback converter, which compiles the
+  templates into that cache and fills the other caches, and takes a sample notebook through the
+  gradebook calls that grading makes (SQLAlchemy memoizes much of its query compilation on the
+  shared table and column objects, the first time each query runs in a process).
+
+Nothing here runs a kernel or an event loop, so the fork server stays safe to fork.
+"""
+
+from __future__ import annotations
+
+import jinja2
+
+
+class MemoryBytecodeCache(jinja2.BytecodeCache):
+    """Compiled templates kept in a dict, shared by every environment of the process.
+
+    Jinja checks each entry against the checksum of the template's source before using it, so an
+    edited template is compiled again. Entries are also keyed by the environment's async mode,
+    because a template compiles to different code in async environments.
+    """
+
+    def __init__(self) -> None:
+        self._store: dict[tuple[bool, str], bytes] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        code = self._store.get((bucket.environment.is_async, bucket.key))
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self._store[(bucket.environment.is_async, bucket.key)] = bucket.bytecode_to_string()
+
+    def clear(self) -> None:
+        self._store.clear()
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+
+CACHE = MemoryBytecodeCache()
+
+
+def install() -> None:
+    """Make every nbconvert template environment created from now on use :data:`CACHE`."""
+    from nbconvert.exporters.templateexporter import TemplateExporter
+
+    original = TemplateExporter._create_environment
+    if getattr(original, "_grader_cached", False):
+        return
+
+    def _create_environment(self):
+        environment = original(self)
+        environment.bytecode_cache = CACHE
+        return environment
+
+    _create_environment._grader_cached = True
+    TemplateExporter._create_environment = _create_environment
+
+
+def _sample_notebook():
+    """A notebook with the kinds of cells and outputs an autograded submission has."""
+    from nbformat import v4
+
+    nb = v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    graded = {"grade": True, "solution": True, "locked": False, "grade_id": "answer", "points": 1,
+              "score": 1.0, "schema_version": 3}
+    test = {"grade": True, "solution": False, "locked": True, "grade_id": "check", "points": 1,
+            "score": 0.0, "schema_version": 3}
+    nb.cells = [
+        v4.new_markdown_cell("# Title\n\nSome *markdown* with `code`, $x^2$ and a [link](#)."),
+        v4.new_code_cell("def f(x):\n    return x ** 2", metadata={"nbgrader": graded}),
+        v4.new_code_cell("print(f(2))\nf(3)", outputs=[
+            v4.new_output("stream", name="stdout", text="4\n"),
+            v4.new_output("execute_result", data={"text/plain": "9"}, execution_count=2)]),
+        v4.new_code_cell("assert f(2) == 5, 'f(2) should be 5'", metadata={"nbgrader": test},
+                         outputs=[v4.new_output("error", ename="AssertionError",
+                                                evalue="f(2) should be 5",
+                                                traceback=["AssertionError: f(2) should be 5"])]),
+    ]
+    return nb
+
+
+def warm() -> None:
+    """Warm both the feedback renderer and the gradebook code; nothing is left behind."""
+    warm_feedback()
+    warm_gradebook()
+
+
+def warm_gradebook() -> None:
+    """Release a sample assignment and record a submission of it in a throwaway gradebook."""
+    import tempfile
+    from pathlib import Path
+
+    import nbformat
+    from nbgrader.api import Gradebook
+
+    from .course import api_for
+
+    with tempfile.TemporaryDirectory(prefix="grader-warm-") as tmp:
+        root = Path(tmp)
+        (root / "solutions" / "warm").mkdir(parents=True)
+        nb = _sample_notebook()
+        nb.cells[1].source = "### BEGIN SOLUTION\n" + nb.cells[1].source + "\n### END SOLUTION"
+        nbformat.write(nb, root / "solutions" / "warm" / "warm.ipynb")
+        api = api_for(root)
+        if not api.generate_assignment("warm", force=True)["success"]:
+            return
+        with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+            gb.update_or_create_student("warm")
+            gb.update_or_create_submission("warm", "warm")
+            sub = gb.find_submission("warm", "warm")
+            for notebook in sub.notebooks:
+                for grade in notebook.grades:
+                    grade.auto_score = 0.0
+                    float(grade.score), float(grade.max_score)
+                for comment in notebook.comments:
+                    comment.auto_comment = ""
+            gb.db.commit()
+            float(sub.score), float(sub.max_score)
+            gb.remove_submission("warm", "warm")
+
+
+def warm_feedback() -> None:
+    """Render one feedback page the way nbgrader's ``generate_feedback`` does, and throw it away."""
+    import nbformat
+    from nbgrader.converters import GenerateFeedback
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.preprocessors import GetGrades
+
+    install()
+    converter = GenerateFeedback(coursedir=CourseDirectory())
+    exporter = converter.exporter_class(parent=converter, config=converter.config)
+    for preprocessor in converter.preprocessors:
+        if preprocessor is not GetGrades:  # it reads the gradebook; its results are in the sample
+            exporter.register_preprocessor(preprocessor)
+    nb = _sample_notebook()
+    nbformat.validate(nb)
+    resources = {"unique_key": "warm", "nbgrader": {
+        "student": "warm", "assignment": "warm", "notebook": "warm", "score": 1.0,
+        "max_score": 2.0, "late_penalty": 0.0}}
+    exporter.from_notebook_node(nb, resources=resources)
