@@ -25,6 +25,9 @@ from pathlib import Path
 import nbformat
 
 REPO = Path(__file__).resolve().parents[1]
+# absolute, so that subprocesses started from another folder find it (PATH=.venv/bin:... gives a
+# relative sys.executable); not resolved, so that it stays the venv's interpreter
+PYTHON = os.path.abspath(sys.executable)
 FIXTURE = REPO / "tests" / "grading" / "fixtures" / "course"
 ANSWERS = [
     {"add": "def add(a, b):\n    return a + b", "square": "def square(x):\n    return np.asarray(x) ** 2",
@@ -37,7 +40,7 @@ ANSWERS = [
 
 
 def env():
-    return dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    return dict(os.environ, PATH=f"{Path(PYTHON).parent}{os.pathsep}{os.environ['PATH']}")
 
 
 def make_course(root: Path, n: int) -> None:
@@ -46,7 +49,7 @@ def make_course(root: Path, n: int) -> None:
         f"c = get_config()\nload_subconfig({str(REPO / 'grader_config.py')!r})\n"
         f"c.CourseDirectory.root = {str(root)!r}\n"
         f"c.CourseDirectory.db_url = 'sqlite:///' + {str(root / 'gradebook.db')!r}\n")
-    subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", "quiz", "--force"],
+    subprocess.run([PYTHON, "-m", "nbgrader", "generate_assignment", "quiz", "--force"],
                    cwd=root, env=env(), check=True, capture_output=True)
     release = nbformat.read(root / "exercises" / "quiz" / "quiz.ipynb", as_version=4)
     for i in range(n):
@@ -63,10 +66,10 @@ def make_course(root: Path, n: int) -> None:
 
 def plain(root: Path) -> tuple[float, float, dict]:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "nbgrader", "autograde", "quiz", "--force"], cwd=root,
+    subprocess.run([PYTHON, "-m", "nbgrader", "autograde", "quiz", "--force"], cwd=root,
                    env=env(), check=True, capture_output=True)
     autograde = time.perf_counter() - start
-    subprocess.run([sys.executable, "-m", "nbgrader", "generate_feedback", "quiz", "--force"],
+    subprocess.run([PYTHON, "-m", "nbgrader", "generate_feedback", "quiz", "--force"],
                    cwd=root, env=env(), check=True, capture_output=True)
     seconds = time.perf_counter() - start
     from nbgrader.api import Gradebook
@@ -78,7 +81,7 @@ def plain(root: Path) -> tuple[float, float, dict]:
 
 def pipeline(root: Path, workers: int) -> tuple[float, dict]:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "grader", "run", "--course", str(root), "--workers",
+    subprocess.run([PYTHON, "-m", "grader", "run", "--course", str(root), "--workers",
                     str(workers), "--no-release", "--no-progress"], cwd=REPO, env=env(), check=True,
                    capture_output=True)
     seconds = time.perf_counter() - start
