@@ -7,7 +7,8 @@ In order, it: hides the course's private folders behind empty tmpfs mounts and g
 private ``/tmp`` (when root, in the new mount namespace that ``unshare -m`` made for it); copies the
 connection file where the unprivileged user can read it; applies resource limits; drops to the
 configured uid/gid; and replaces itself with ``ipykernel_launcher``. Standard library only, so that
-nothing the kernel later imports has run with privileges.
+nothing the kernel later imports has run with privileges. :mod:`grader.zygote` runs the same steps
+(:func:`enter`) in a process forked from one that has the kernel's modules imported already.
 """
 
 from __future__ import annotations
@@ -93,10 +94,31 @@ def kernel_env(environ) -> dict:
     # while they wait for a core inflate the CPU time a test may measure (a timed training test would
     # then score lower on a busy machine).
     env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    # A kernel that dies of a signal (a crash in C code, say) leaves its Python stack in the job's
+    # kernel log, which --keep-work keeps.
+    env.update(PYTHONFAULTHANDLER="1")
     return env
 
 
-def main(argv: list[str]) -> None:
+def enter(argv: list[str], *, in_namespace: bool = False) -> tuple[dict, bool]:
+    """Put this process into the sandbox that ``argv`` describes; return the environment and mode.
+
+    Parameters
+    ----------
+    argv : list of str
+        ``[config.json, "-f", connection_file]`` for a kernel, ``[config.json, "--probe"]`` for the
+        hidden checks.
+    in_namespace : bool
+        Whether this process already has its own mount namespace (started by ``unshare -m``, or
+        :mod:`grader.zygote` made one); if not and the config asks for one, one is made here.
+
+    Returns
+    -------
+    env : dict
+        The environment the kernel (or probe) must run with.
+    probe : bool
+        Whether to run the hidden checks instead of a kernel.
+    """
     with open(argv[0], encoding="utf-8") as fh:
         cfg = json.load(fh)
     probe = "--probe" in argv
@@ -110,6 +132,8 @@ def main(argv: list[str]) -> None:
         shutil.copyfile(conn, os.path.join(cfg["workdir"], ".kernel-connection.json"))
     os.chdir(cfg["workdir"])  # before /tmp is replaced, in case the work folder lives there
     if os.geteuid() == 0 and cfg.get("namespace"):
+        if not in_namespace:
+            _unshare_mounts()
         for path in cfg.get("expose", []):
             _expose(path)
         _hide(cfg.get("hide", []))
@@ -122,12 +146,28 @@ def main(argv: list[str]) -> None:
         os.setgroups([])
         os.setgid(gid)
         os.setuid(uid)
-    env = kernel_env(os.environ)
-    if probe:
-        os.execve(sys.executable, [sys.executable, "-m", "grader.probe_runner"], env)
-    os.execve(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f",
-                               ".kernel-connection.json",
-                               "--HistoryManager.hist_file=:memory:"], env)
+    return kernel_env(os.environ), probe
+
+
+def _unshare_mounts() -> None:
+    """A mount namespace of this process's own, whose mounts do not propagate back (``unshare -m``)."""
+    import ctypes
+
+    clone_newns = 0x00020000
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(clone_newns) != 0:
+        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS) failed")
+    subprocess.run(["mount", "--make-rprivate", "/"], check=True)
+
+
+KERNEL_ARGV = ["-m", "ipykernel_launcher", "-f", ".kernel-connection.json",
+               "--HistoryManager.hist_file=:memory:"]
+PROBE_ARGV = ["-m", "grader.probe_runner"]
+
+
+def main(argv: list[str]) -> None:
+    env, probe = enter(argv, in_namespace=True)  # started by `unshare -m` when it needs one
+    os.execve(sys.executable, [sys.executable] + (PROBE_ARGV if probe else KERNEL_ARGV), env)
 
 
 if __name__ == "__main__":

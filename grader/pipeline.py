@@ -17,7 +17,7 @@ import signal
 import tempfile
 import time
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from . import integrity, probes, report, sandbox
@@ -59,6 +59,8 @@ class Options:
     limits: sandbox.Limits = field(default_factory=sandbox.Limits)
     max_output_chars: int = 10_000
     work_root: Path | None = None
+    zygote: bool = True  # fork kernels from a process that imported them (grader.zygote)
+    zygote_socket: str | None = None  # set by run_jobs while its zygote runs
 
 
 def find_jobs(submitted: Path, assignments: list[str]) -> list[Job]:
@@ -96,7 +98,7 @@ def reference_probes(course: Course, template: Path, assignment: str, opts: Opti
     source = integrity.read_notebook(course.solutions / assignment / f"{spec['notebook']}.ipynb")
     job_dir = Path(tempfile.mkdtemp(dir=template.parent, prefix="reference-"))
     return probes.run(source, spec["probes"], job_dir / "probe", slot, [], opts.limits,
-                      opts.timeout)
+                      opts.timeout, opts.zygote_socket)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -151,7 +153,8 @@ def grade_job(job: Job, course: Course, template: Path, work_root: Path, slot: i
         workdir = job_dir / "autograded" / job.student / job.assignment
         hide = [str(p) for p in course.private_paths()] + [
             str(job_dir / "submitted"), str(job_dir / "gradebook.db"), str(template)]
-        spec_root = sandbox.prepare(job_dir, workdir, slot, hide, opts.limits)
+        spec_root = sandbox.prepare(job_dir, workdir, slot, hide, opts.limits,
+                                    zygote=opts.zygote_socket)
         os.environ["JUPYTER_PATH"] = os.pathsep.join(
             [str(spec_root)] + [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p])
         api = api_for(job_dir, timeout=opts.timeout, kernel_name=sandbox.KERNEL_NAME,
@@ -173,7 +176,7 @@ def grade_job(job: Job, course: Course, template: Path, work_root: Path, slot: i
         if spec and reference:
             student_nb = nbformat.read(dest / f"{spec['notebook']}.ipynb", as_version=4)
             got = probes.run(student_nb, spec["probes"], job_dir / "probe", slot, hide,
-                             opts.limits, opts.timeout)
+                             opts.limits, opts.timeout, opts.zygote_socket)
             for probe, mine, ref in zip(spec["probes"], got, reference):
                 score, maximum = result.grades.get(probe["grade_id"], [0.0, 0.0])
                 if score == maximum and maximum > 0 and not probes.agrees(mine, ref, probe):
@@ -242,9 +245,14 @@ def _run_jobs(jobs, course, opts, progress, slots):
     work_root = Path(tempfile.mkdtemp(prefix="grading-", dir=opts.work_root or "/var/tmp"))
     os.chmod(work_root, 0o711)
     results: dict[int, Result] = {}
+    zygote = None
     try:
+        if opts.zygote:  # it imports while the template is built
+            zygote = start_zygote(work_root)
         assignments = sorted({j.assignment for j in jobs})
         template = build_template(course, work_root, assignments)
+        if zygote is not None:
+            opts = replace(opts, zygote_socket=wait_for_zygote(zygote))
         refs = {a: reference_probes(course, template, a, opts, slots[0]) for a in assignments}
         # Workers fork from a clean fork server (nbgrader preloaded), not from this process: a child
         # forked after the parent ran nbgrader inherits its event-loop state and hangs on timeouts.
@@ -290,6 +298,59 @@ def _run_jobs(jobs, course, opts, progress, slots):
     except BaseException:
         shutil.rmtree(work_root, ignore_errors=True)
         raise
+    finally:
+        if zygote is not None:
+            stop_zygote(zygote)
+
+
+def start_zygote(work_root: Path):
+    """Start :mod:`grader.zygote` with its socket in a folder only this user can enter."""
+    import subprocess
+    import sys
+
+    from .kernel_launcher import kernel_env
+
+    folder = work_root / "zygote"
+    folder.mkdir(mode=0o700)
+    env = kernel_env(os.environ)
+    env["PYTHONPATH"] = os.environ.get("GRADER_KERNEL_PYTHONPATH", "")  # as the kernelspec sets it
+    log = open(folder / "zygote.log", "wb")  # noqa: SIM115 - the child keeps its own copy
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "grader.zygote", "serve",
+                                 str(folder / "socket")], env=env, stdin=subprocess.DEVNULL,
+                                stdout=log, stderr=log, start_new_session=True)
+    finally:
+        log.close()
+    proc.socket_path = str(folder / "socket")
+    return proc
+
+
+def wait_for_zygote(proc, timeout: float = 30.0) -> str | None:
+    """The zygote's socket once it listens, or None (kernels then start the direct way)."""
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(proc.socket_path)
+            return proc.socket_path
+        except OSError:
+            time.sleep(0.02)
+        finally:
+            probe.close()
+    return None
+
+
+def stop_zygote(proc) -> None:
+    import subprocess
+
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _kill_group(pid: int) -> None:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +61,7 @@ def answer_code(nb) -> list[str]:
 
 
 def run(nb, probes: list[dict], workdir: Path, slot: int, hide: list[str],
-        limits: sandbox.Limits, cell_timeout: float) -> list[dict]:
+        limits: sandbox.Limits, cell_timeout: float, zygote: str | None = None) -> list[dict]:
     """Run the probes against ``nb``'s answer code in a sandboxed process; return its results.
 
     Every cell and every probe gets ``cell_timeout`` seconds; the process as a whole gets the sum.
@@ -74,10 +73,7 @@ def run(nb, probes: list[dict], workdir: Path, slot: int, hide: list[str],
         {"code": code, "timeout": cell_timeout, "probes": [{k: p[k] for k in ("call", "args", "kwargs") if k in p}
                                              for p in probes]}))
     sandbox.prepare(workdir.parent, workdir, slot, hide, limits)
-    cfg = workdir.parent / "sandbox.json"
-    argv = [sys.executable, "-m", "grader.kernel_launcher", str(cfg), "--probe"]
-    if json.loads(cfg.read_text())["namespace"]:
-        argv = ["unshare", "-m", "--propagation", "private"] + argv
+    argv = sandbox.kernel_argv(workdir.parent / "sandbox.json", ["--probe"], zygote)
     try:
         subprocess.run(argv, cwd=workdir, timeout=timeout, stdin=subprocess.DEVNULL,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

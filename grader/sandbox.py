@@ -147,8 +147,12 @@ def uid_for_worker(slot: int) -> int | None:
     return BASE_UID + slot if is_root() else None
 
 
-def prepare(job_dir: Path, workdir: Path, slot: int, hide: list[str], limits: Limits) -> Path:
+def prepare(job_dir: Path, workdir: Path, slot: int, hide: list[str], limits: Limits, *,
+            zygote: str | None = None) -> Path:
     """Write the job's kernelspec and make ``workdir`` usable by the sandbox user.
+
+    With ``zygote`` (the socket of a running :mod:`grader.zygote`), the kernel is forked from it;
+    otherwise it is started from scratch by :mod:`grader.kernel_launcher`.
 
     Returns the directory to prepend to ``JUPYTER_PATH``.
     """
@@ -165,9 +169,7 @@ def prepare(job_dir: Path, workdir: Path, slot: int, hide: list[str], limits: Li
     spec_dir.mkdir(parents=True, exist_ok=True)
     cfg_path = job_dir / "sandbox.json"
     cfg_path.write_text(json.dumps(cfg.as_json()))
-    argv = [sys.executable, "-m", "grader.kernel_launcher", str(cfg_path), "-f", "{connection_file}"]
-    if cfg.namespace:
-        argv = ["unshare", "-m", "--propagation", "private"] + argv
+    argv = kernel_argv(cfg_path, ["-f", "{connection_file}"], zygote)
     (spec_dir / "kernel.json").write_text(json.dumps(
         {"argv": argv, "display_name": "Python 3 (grading sandbox)", "language": "python",
          "env": {"PYTHONPATH": os.environ.get("GRADER_KERNEL_PYTHONPATH", "")}}))
@@ -182,6 +184,15 @@ def prepare(job_dir: Path, workdir: Path, slot: int, hide: list[str], limits: Li
         for path in [workdir, *workdir.rglob("*")]:
             os.chown(path, uid, NOGROUP)
     return spec_root
+
+
+def kernel_argv(cfg_path: Path, args: list[str], zygote: str | None) -> list[str]:
+    """The command that starts a sandboxed kernel (``args`` ``-f CONN``) or probe (``--probe``)."""
+    if zygote:
+        return [sys.executable, "-m", "grader.zygote", "kernel", zygote, str(cfg_path), *args]
+    from .zygote import direct_argv
+
+    return direct_argv(str(cfg_path), args)
 
 
 def kill_uid(uid: int | None, grace: float = 0.5) -> int:

@@ -1,0 +1,260 @@
+"""Start grading kernels by forking a process that has imported them already.
+
+A grading kernel spends most of its start-up importing ipykernel and NumPy (about 0.6 s of CPU,
+as much as the rest of a small notebook's grading). The zygote imports them once per grading run;
+each kernel (and each run of the hidden checks) is then a fork of it that enters the sandbox
+(:func:`grader.kernel_launcher.enter`: own mount namespace, hidden folders, limits, own uid) and
+runs ``ipykernel_launcher`` (or :mod:`grader.probe_runner`) in place, as ``python -m`` would.
+
+Processes and protocol:
+
+* ``python -m grader.zygote serve SOCKET`` (root when grading as root) listens on a Unix socket in
+  a folder only its owner can enter. It is single-threaded, so forking it is safe.
+* The kernelspec runs ``python -m grader.zygote kernel SOCKET CONFIG ARGS...`` (the *stub*, standard
+  library only). The stub sends one JSON line ``{"config": ..., "argv": [...]}``; the zygote forks
+  and answers ``{"pid": N}``, and ``{"exit": CODE}`` when that child ends. The stub stays in the
+  kernel's place for jupyter_client: it forwards interrupt and termination signals to the child and
+  exits with the child's code. When the stub dies (jupyter_client kills it), the zygote kills the
+  child, so no kernel outlives its stub.
+* If the zygote cannot be reached, the stub starts the kernel the direct way instead
+  (``unshare -m`` + :mod:`grader.kernel_launcher`), so a lost zygote costs time, never a grade.
+
+Fairness: a forked kernel gets fresh random seeds (``random``, NumPy's global generator), its own
+working folder at ``sys.path[0]`` and the environment of :func:`grader.kernel_launcher.kernel_env`,
+as a freshly started kernel would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import shutil
+import signal
+import socket
+import sys
+
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR1,
+             signal.SIGUSR2)
+
+
+# ---------------------------------------------------------------------------------------------
+# the stub (runs as the kernel's process for jupyter_client)
+
+
+def direct_argv(config: str, args: list[str]) -> list[str]:
+    """The kernel's command without a zygote (as the kernelspec ran it before)."""
+    with open(config, encoding="utf-8") as fh:
+        namespace = json.load(fh).get("namespace")
+    argv = [sys.executable, "-m", "grader.kernel_launcher", config, *args]
+    if namespace and shutil.which("unshare"):
+        argv = ["unshare", "-m", "--propagation", "private", *argv]
+    return argv
+
+
+def stub(sock_path: str, config: str, args: list[str]) -> int:
+    """Have the zygote fork a kernel for ``config``; stand in for it until it exits."""
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        conn.connect(sock_path)
+        conn.sendall(json.dumps({"config": config, "argv": args}).encode() + b"\n")
+        reader = conn.makefile("rb")
+        pid = json.loads(reader.readline())["pid"]
+    except (OSError, ValueError, KeyError):
+        conn.close()
+        argv = direct_argv(config, args)
+        os.execvp(argv[0], argv)  # the slow way, but the same sandbox
+
+    def forward(signum, frame):
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    for signum in FORWARDED:
+        signal.signal(signum, forward)
+    while True:
+        try:
+            line = reader.readline()
+            break
+        except InterruptedError:  # a forwarded signal; keep waiting
+            continue
+    try:
+        return int(json.loads(line)["exit"])
+    except (ValueError, KeyError, TypeError):
+        return 1  # the zygote went away: the kernel went with it
+
+
+# ---------------------------------------------------------------------------------------------
+# the zygote
+
+
+def preload() -> None:
+    """Import what every kernel and probe imports, once."""
+    import ipykernel.ipkernel
+    import ipykernel.kernelapp  # noqa: F401
+    import ipykernel_launcher  # noqa: F401
+
+    from grader import kernel_launcher, probe_runner
+
+    del kernel_launcher, probe_runner
+
+    try:
+        import numpy  # noqa: F401
+    except ImportError:
+        pass
+
+
+def _run_child(request: dict) -> None:
+    """In the forked child: enter the sandbox and become the kernel (never returns)."""
+    code = 1
+    try:
+        os.setsid()
+        devnull = os.open(os.devnull, os.O_RDWR)
+        os.dup2(devnull, 0)
+        os.closerange(3, 1 << 16)  # the zygote's socket and the other stubs' connections
+        from grader import kernel_launcher
+
+        env, probe = kernel_launcher.enter([request["config"], *request["argv"]])
+        os.environ.clear()
+        os.environ.update(env)
+        _fresh_process_state(os.getcwd())
+        if probe:
+            from grader import probe_runner
+
+            sys.argv = [probe_runner.__file__]
+            probe_runner.main()
+        else:  # as `python -m ipykernel_launcher ARGS` would
+            import runpy
+
+            sys.argv = ["ipykernel_launcher", *kernel_launcher.KERNEL_ARGV[2:]]
+            runpy.run_module("ipykernel_launcher", run_name="__main__", alter_sys=True)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException:  # noqa: BLE001 - reported in the job's kernel log
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def _fresh_process_state(workdir: str) -> None:
+    """What a new interpreter would have and a fork does not: fresh seeds, its folder on the path."""
+    import random
+
+    random.seed()
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed()
+    sys.path[0] = workdir
+    sys.stdout = open(1, "w", closefd=False, buffering=1, encoding="utf-8", errors="replace")  # noqa: SIM115
+    sys.stderr = open(2, "w", closefd=False, buffering=1, encoding="utf-8", errors="replace")  # noqa: SIM115
+    if os.environ.get("PYTHONFAULTHANDLER"):  # read at start-up only, so a fork must ask for it
+        import faulthandler
+
+        faulthandler.enable()
+
+
+def serve(sock_path: str) -> None:
+    """Accept requests on ``sock_path`` until terminated."""
+    preload()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(sock_path)
+    listener.listen(64)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    sel = selectors.DefaultSelector()
+    sel.register(listener, selectors.EVENT_READ, ("accept", None))
+    children: dict[int, tuple] = {}  # pid -> (stub connection, pidfd)
+    try:
+        while True:
+            for key, _ in sel.select():
+                kind, data = key.data
+                if kind == "accept":
+                    conn, _ = listener.accept()
+                    sel.register(conn, selectors.EVENT_READ, ("request", bytearray()))
+                elif kind == "request":
+                    _on_request(key.fileobj, data, sel, children)
+                elif kind == "stub":  # the stub closed its end (or died): end its kernel
+                    try:
+                        eof = not key.fileobj.recv(1)
+                    except OSError:
+                        eof = True
+                    if eof:
+                        sel.unregister(key.fileobj)
+                        try:
+                            os.kill(data, signal.SIGKILL)
+                        except ProcessLookupError:
+                            pass
+                elif kind == "exit":
+                    _on_exit(data, sel, children)
+    finally:
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def _on_request(conn, buffer: bytearray, sel, children) -> None:
+    chunk = conn.recv(65536)
+    if not chunk:
+        sel.unregister(conn)
+        conn.close()
+        return
+    buffer += chunk
+    if b"\n" not in buffer:
+        return
+    sel.unregister(conn)
+    try:
+        request = json.loads(buffer.split(b"\n", 1)[0])
+    except ValueError:
+        request = None
+    if not (isinstance(request, dict) and isinstance(request.get("config"), str)
+            and isinstance(request.get("argv"), list)):
+        conn.close()
+        return
+    pid = os.fork()
+    if pid == 0:
+        _run_child(request)
+    pidfd = os.pidfd_open(pid)
+    children[pid] = (conn, pidfd)
+    conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+    sel.register(conn, selectors.EVENT_READ, ("stub", pid))
+    sel.register(pidfd, selectors.EVENT_READ, ("exit", pid))
+
+
+def _on_exit(pid: int, sel, children) -> None:
+    conn, pidfd = children.pop(pid)
+    sel.unregister(pidfd)
+    os.close(pidfd)
+    _, status = os.waitpid(pid, 0)
+    try:
+        sel.unregister(conn)
+    except (KeyError, ValueError):
+        pass
+    try:
+        conn.sendall(json.dumps({"exit": os.waitstatus_to_exitcode(status)}).encode() + b"\n")
+    except OSError:
+        pass
+    conn.close()
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["serve"] and len(argv) == 2:
+        serve(argv[1])
+        return 0
+    if argv[:1] == ["kernel"] and len(argv) >= 3:
+        return stub(argv[1], argv[2], argv[3:])
+    print("usage: python -m grader.zygote serve SOCKET | kernel SOCKET CONFIG ARGS...",
+          file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,152 @@
+"""Kernels forked from the zygote (grader.zygote) are as sandboxed and as fresh as started ones.
+
+Each test runs the hidden-check process (the cheapest sandboxed process the grader starts) through
+the zygote, with a tiny notebook whose code reports what it sees.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from nbformat import v4
+
+from grader import pipeline, probes, sandbox
+
+ROOT = os.geteuid() == 0
+
+
+@pytest.fixture(scope="module")
+def zygote():
+    work = Path(tempfile.mkdtemp(prefix="zygote-test-", dir="/var/tmp"))
+    os.chmod(work, 0o711)
+    proc = pipeline.start_zygote(work)
+    socket_path = pipeline.wait_for_zygote(proc)
+    assert socket_path, (work / "zygote" / "zygote.log").read_text()
+    with sandbox.lease_slots(1) as slots:
+        yield {"socket": socket_path, "work": work, "slot": slots[0], "proc": proc}
+    pipeline.stop_zygote(proc)
+    subprocess.run(["rm", "-rf", str(work)], check=False)
+
+
+def _report(zygote, code: str, *, socket_path: str | None = "zygote"):
+    """Run ``code`` in a sandboxed probe process; return the value of ``f()`` it defines."""
+    nb = v4.new_notebook(cells=[v4.new_code_cell(code)])
+    job = Path(tempfile.mkdtemp(dir=zygote["work"], prefix="job-"))
+    socket_path = zygote["socket"] if socket_path == "zygote" else socket_path
+    (result,) = probes.run(nb, [{"call": "f", "args": []}], job / "probe", zygote["slot"], [],
+                           sandbox.Limits(), 20, socket_path)
+    assert "value" in result, f"the probe failed: {result}; log: {_log(job)}"
+    return result["value"]
+
+
+def _log(job: Path) -> str:
+    log = job / "kernel.log"
+    return log.read_text(errors="replace")[-2000:] if log.exists() else "(no log)"
+
+
+def test_each_fork_draws_fresh_random_numbers(zygote):
+    """Forks share the zygote's memory: without reseeding, every student would draw the same."""
+    code = ("import random\nimport numpy as np\nR = [random.random(), float(np.random.rand())]\n"
+            "def f():\n    return R")
+    first, second = _report(zygote, code), _report(zygote, code)
+    assert first[0] != second[0], "random's state was inherited from the zygote"
+    assert first[1] != second[1], "NumPy's global generator was inherited from the zygote"
+
+
+def test_the_fork_holds_no_socket_of_the_zygote(zygote):
+    """The zygote's listening socket and other stubs' connections are closed in the kernel."""
+    code = ("import os\nN = 0\nfor n in os.listdir('/proc/self/fd'):\n    try:\n"
+            "        N += os.readlink(f'/proc/self/fd/{n}').startswith('socket:')\n"
+            "    except OSError:\n        pass\ndef f():\n    return [N]")
+    assert _report(zygote, code) == [0]
+
+
+def test_the_fork_runs_in_its_own_folder_with_it_on_the_path(zygote):
+    code = ("import os, sys\nOK = [float(os.getcwd() == sys.path[0]), "
+            "float(os.getcwd().endswith('/probe'))]\ndef f():\n    return OK")
+    assert _report(zygote, code) == [1.0, 1.0]
+
+
+@pytest.mark.skipif(not ROOT, reason="the sandbox's uid needs root")
+def test_the_fork_runs_as_the_slot_uid_with_the_limits(zygote):
+    code = ("import os, resource\nU = [os.getuid(), os.geteuid(), len(os.getgroups()),\n"
+            "     resource.getrlimit(resource.RLIMIT_AS)[0]]\ndef f():\n    return U")
+    uid = sandbox.uid_for_worker(zygote["slot"])
+    assert _report(zygote, code) == [uid, uid, 0, sandbox.Limits().memory_bytes]
+
+
+def test_a_missing_zygote_falls_back_to_starting_the_process(zygote):
+    """A zygote that is gone costs time, never a result."""
+    code = "import os\nP = [os.getppid()]\ndef f():\n    return P"
+    (ppid,) = _report(zygote, code, socket_path=str(zygote["work"] / "no-such-socket"))
+    assert ppid != zygote["proc"].pid, "the process must not have come from the zygote"
+    (ppid,) = _report(zygote, code)
+    assert ppid == zygote["proc"].pid, "with the zygote running, the process is its fork"
+
+
+def test_killing_the_stub_kills_the_kernel(zygote, tmp_path):
+    """jupyter_client ends a kernel by killing its process (the stub): the fork must end too."""
+    job = Path(tempfile.mkdtemp(dir=zygote["work"], prefix="job-"))
+    workdir = job / "probe"
+    workdir.mkdir()
+    (workdir / "probe-input.json").write_text(
+        '{"code": ["import os, time\\nopen(\'pid\', \'w\').write(str(os.getpid()))\\n'
+        'time.sleep(600)"], "timeout": 600, "probes": []}')
+    sandbox.prepare(job, workdir, zygote["slot"], [], sandbox.Limits())
+    argv = sandbox.kernel_argv(job / "sandbox.json", ["--probe"], zygote["socket"])
+    stub = subprocess.Popen(argv, cwd=workdir, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while not (workdir / "pid").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pid = int((workdir / "pid").read_text())
+        stub.send_signal(signal.SIGKILL)
+        stub.wait(5)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.05)
+        assert not _alive(pid), "the kernel outlived its stub"
+    finally:
+        stub.kill()
+        sandbox.kill_uid(sandbox.uid_for_worker(zygote["slot"]))
+
+
+def test_the_stub_exits_with_the_kernels_exit_code(zygote):
+    job = Path(tempfile.mkdtemp(dir=zygote["work"], prefix="job-"))
+    workdir = job / "probe"
+    workdir.mkdir()
+    (workdir / "probe-input.json").write_text(
+        '{"code": ["import os\\nos._exit(7)"], "timeout": 20, "probes": []}')
+    sandbox.prepare(job, workdir, zygote["slot"], [], sandbox.Limits())
+    argv = sandbox.kernel_argv(job / "sandbox.json", ["--probe"], zygote["socket"])
+    assert subprocess.run(argv, cwd=workdir, stdin=subprocess.DEVNULL, timeout=60).returncode == 7
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_bad_requests_are_refused_without_harm(zygote):
+    """A garbled request gets the connection closed; the zygote keeps serving."""
+    import socket
+
+    for payload in (b"not json\n", b'{"config": 3}\n', b"[1, 2]\n"):
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        conn.connect(zygote["socket"])
+        conn.sendall(payload)
+        conn.settimeout(10)
+        assert conn.recv(100) == b"", f"{payload!r} was not refused"
+        conn.close()
+    assert _report(zygote, "def f():\n    return [1]") == [1.0]
+    assert sys.executable  # the zygote stayed up for the report above
