@@ -247,19 +247,23 @@ def _run_jobs(jobs, course, opts, progress, slots):
     results: dict[int, Result] = {}
     zygote = None
     try:
-        if opts.zygote:  # it imports while the template is built
+        # Workers fork from a clean fork server (nbgrader preloaded), not from this process: a child
+        # forked after the parent ran nbgrader inherits its event-loop state and hangs on timeouts.
+        # The server also renders one feedback page first (grader._preload), so workers start warm.
+        # It and the zygote start now and import while the template is built.
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["grader", "nbgrader.apps", "nbgrader.api", "grader.pipeline",
+                                    "grader._preload"])
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+        if opts.zygote:
             zygote = start_zygote(work_root)
         assignments = sorted({j.assignment for j in jobs})
         template = build_template(course, work_root, assignments)
         if zygote is not None:
             opts = replace(opts, zygote_socket=wait_for_zygote(zygote))
         refs = {a: reference_probes(course, template, a, opts, slots[0]) for a in assignments}
-        # Workers fork from a clean fork server (nbgrader preloaded), not from this process: a child
-        # forked after the parent ran nbgrader inherits its event-loop state and hangs on timeouts.
-        # The server also renders one feedback page first (grader._preload), so workers start warm.
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["nbgrader.apps", "nbgrader.api", "grader.pipeline",
-                                    "grader._preload"])
         pending = list(enumerate(jobs))
         running: dict[int, tuple] = {}  # slot -> (index, process, deadline, out_path)
         free = list(slots)

@@ -150,3 +150,19 @@ def test_bad_requests_are_refused_without_harm(zygote):
         conn.close()
     assert _report(zygote, "def f():\n    return [1]") == [1.0]
     assert sys.executable  # the zygote stayed up for the report above
+
+
+def test_the_fork_does_not_inherit_the_graders_import_block(zygote):
+    """The grader blocks a slow optional import for itself (grader/__init__.py); kernels must not."""
+    code = ("import sys\nB = [float('rfc3987_syntax' in sys.modules and "
+            "sys.modules['rfc3987_syntax'] is None)]\ndef f():\n    return B")
+    assert _report(zygote, code) == [0.0]
+
+
+def test_the_grader_itself_skips_the_slow_optional_import():
+    """In a grader process jsonschema still validates; it only skips the two IRI formats."""
+    code = ("import grader, sys, jsonschema\n"
+            "jsonschema.validate({'a': 1}, {'properties': {'a': {'type': 'integer'}}})\n"
+            "print(sys.modules['rfc3987_syntax'] is None)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True", out.stderr
