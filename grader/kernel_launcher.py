@@ -17,17 +17,31 @@ import json
 import os
 import resource
 import shutil
-import subprocess
 import sys
+
+MS_BIND, MS_MOVE, MS_REC, MS_PRIVATE = 0x1000, 0x2000, 0x4000, 0x40000
+_LIBC = []
+
+
+def _mount(source: str, target: str, fstype: str | None = None, flags: int = 0,
+           data: str | None = None) -> None:
+    """mount(2), as the ``mount`` command would call it, without starting that command."""
+    import ctypes
+
+    if not _LIBC:
+        _LIBC.append(ctypes.CDLL(None, use_errno=True))
+    enc = [None if v is None else os.fsencode(v) for v in (source, target, fstype, data)]
+    if _LIBC[0].mount(enc[0], enc[1], enc[2], ctypes.c_ulong(flags), enc[3]) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount {source} on {target}: {os.strerror(err)}")
 
 
 def _hide(paths: list[str]) -> None:
-    for path in paths:
+    for path in dict.fromkeys(paths):
         if os.path.isdir(path):
-            subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0755", "none", path],
-                           check=True)
+            _mount("none", path, "tmpfs", 0, "size=64k,mode=0755")
         elif os.path.exists(path):
-            subprocess.run(["mount", "--bind", "/dev/null", path], check=True)
+            _mount("/dev/null", path, flags=MS_BIND)
 
 
 def _expose(path: str) -> None:
@@ -47,10 +61,10 @@ def _expose(path: str) -> None:
         return
     stage = os.path.join("/dev/shm", f"grader-expose-{os.getpid()}")
     os.makedirs(stage, exist_ok=True)
-    subprocess.run(["mount", "--bind", path, stage], check=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0755", "none", closed], check=True)
+    _mount(path, stage, flags=MS_BIND)
+    _mount("none", closed, "tmpfs", 0, "size=64k,mode=0755")
     os.makedirs(path, mode=0o755, exist_ok=True)
-    subprocess.run(["mount", "--move", stage, path], check=True)
+    _mount(stage, path, flags=MS_MOVE)
 
 
 def _private_tmp(keep: list[str]) -> None:
@@ -66,13 +80,12 @@ def _private_tmp(keep: list[str]) -> None:
     for i, path in enumerate(keep):
         stage = os.path.join("/dev/shm", f"grader-keep-{os.getpid()}-{i}")
         os.makedirs(stage, exist_ok=True)
-        subprocess.run(["mount", "--bind", path, stage], check=True)
+        _mount(path, stage, flags=MS_BIND)
         stages.append((stage, path))
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256m,mode=1777", "none", "/tmp"],
-                   check=True)
+    _mount("none", "/tmp", "tmpfs", 0, "size=256m,mode=1777")
     for stage, path in stages:
         os.makedirs(path, mode=0o755, exist_ok=True)
-        subprocess.run(["mount", "--move", stage, path], check=True)
+        _mount(stage, path, flags=MS_MOVE)
         os.rmdir(stage)
 
 
@@ -157,7 +170,7 @@ def _unshare_mounts() -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.unshare(clone_newns) != 0:
         raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS) failed")
-    subprocess.run(["mount", "--make-rprivate", "/"], check=True)
+    _mount("none", "/", flags=MS_REC | MS_PRIVATE)  # mount --make-rprivate /
 
 
 KERNEL_ARGV = ["-m", "ipykernel_launcher", "-f", ".kernel-connection.json",

@@ -160,7 +160,8 @@ def prepare(job_dir: Path, workdir: Path, slot: int, hide: list[str], limits: Li
     workdir.mkdir(parents=True, exist_ok=True)
     cfg = SandboxConfig(str(workdir), uid, NOGROUP if uid is not None else None,
                         namespace=is_root() and shutil.which("unshare") is not None,
-                        hide=[str(p) for p in hide] + _code_roots_private(), limits=limits,
+                        hide=list(dict.fromkeys([str(p) for p in hide] + _code_roots_private())),
+                        limits=limits,
                         expose=sorted({os.path.realpath(sys.base_prefix),
                                        os.path.realpath(sys.prefix), *CODE_ROOTS}),
                         log=str(job_dir / "kernel.log"))
