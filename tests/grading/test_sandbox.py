@@ -15,6 +15,7 @@ import pytest
 from grader import sandbox
 
 ROOT = os.geteuid() == 0 and shutil.which("unshare") is not None
+UNUSED_UIDS = 64000  # for lease tests: far from sandbox.BASE_UID's range
 
 
 def test_the_kernel_is_shown_its_interpreter_and_the_course_code():
@@ -90,13 +91,17 @@ def test_concurrent_grading_runs_never_share_a_uid(tmp_path, monkeypatch):
     Two runs that shared a uid killed each other's kernels (kill_uid after every job): the
     make-grade and adversarial tests, run side by side, saw 'the kernel died' for honest students.
     """
-    monkeypatch.setattr(sandbox, "LOCK_DIR", tmp_path / "locks")  # apart from real grading runs
+    # Apart from real grading runs: own locks, and uids no run uses (a lease kills what its uids
+    # left behind, which would be a real run's kernels).
+    monkeypatch.setattr(sandbox, "LOCK_DIR", tmp_path / "locks")
+    monkeypatch.setattr(sandbox, "BASE_UID", UNUSED_UIDS)
     with sandbox.lease_slots(2) as first, sandbox.lease_slots(2) as second:
         assert len(set(first)) == 2 and len(set(second)) == 2
         assert not set(first) & set(second), f"runs share slots: {first} and {second}"
         # a separate process (a second `make grade`) is kept off both runs' slots too
         code = ("from pathlib import Path\nfrom grader import sandbox\n"
                 f"sandbox.LOCK_DIR = Path({str(sandbox.LOCK_DIR)!r})\n"
+                f"sandbox.BASE_UID = {UNUSED_UIDS}\n"
                 "with sandbox.lease_slots(1) as s:\n    print(s[0])")
         other = int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                    check=True).stdout)
@@ -109,6 +114,7 @@ def test_concurrent_grading_runs_never_share_a_uid(tmp_path, monkeypatch):
 def test_a_lease_that_cannot_be_met_says_why(tmp_path, monkeypatch):
     """Asking for more slots than exist fails with a message naming the lock folder."""
     monkeypatch.setattr(sandbox, "LOCK_DIR", tmp_path / "locks")
+    monkeypatch.setattr(sandbox, "BASE_UID", UNUSED_UIDS)
     monkeypatch.setattr(sandbox, "SLOT_COUNT", 3)
     with pytest.raises(RuntimeError, match="grading slots are free"), sandbox.lease_slots(4):
         pass
