@@ -37,7 +37,7 @@ def _mount(source: str, target: str, fstype: str | None = None, flags: int = 0,
 
 
 def _hide(paths: list[str]) -> None:
-    for path in dict.fromkeys(paths):
+    for path in paths:
         if os.path.isdir(path):
             _mount("none", path, "tmpfs", 0, "size=64k,mode=0755")
         elif os.path.exists(path):

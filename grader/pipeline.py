@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from . import integrity, probes, report, sandbox
+from . import zygote as zygote_mod
 from .course import Course, api_for, use_in_process_alembic
 
 GRADED, REVIEW, FAILED = "graded", "needs review", "failed"
@@ -258,11 +259,11 @@ def _run_jobs(jobs, course, opts, progress, slots):
 
         forkserver.ensure_running()
         if opts.zygote:
-            zygote = start_zygote(work_root)
+            zygote = zygote_mod.start(work_root)
         assignments = sorted({j.assignment for j in jobs})
         template = build_template(course, work_root, assignments)
         if zygote is not None:
-            opts = replace(opts, zygote_socket=wait_for_zygote(zygote))
+            opts = replace(opts, zygote_socket=zygote_mod.wait_ready(zygote))
         refs = {a: reference_probes(course, template, a, opts, slots[0]) for a in assignments}
         pending = list(enumerate(jobs))
         running: dict[int, tuple] = {}  # slot -> (index, process, deadline, out_path)
@@ -304,57 +305,7 @@ def _run_jobs(jobs, course, opts, progress, slots):
         raise
     finally:
         if zygote is not None:
-            stop_zygote(zygote)
-
-
-def start_zygote(work_root: Path):
-    """Start :mod:`grader.zygote` with its socket in a folder only this user can enter."""
-    import subprocess
-    import sys
-
-    from .kernel_launcher import kernel_env
-
-    folder = work_root / "zygote"
-    folder.mkdir(mode=0o700)
-    env = kernel_env(os.environ)
-    env["PYTHONPATH"] = os.environ.get("GRADER_KERNEL_PYTHONPATH", "")  # as the kernelspec sets it
-    log = open(folder / "zygote.log", "wb")  # noqa: SIM115 - the child keeps its own copy
-    try:
-        proc = subprocess.Popen([sys.executable, "-m", "grader.zygote", "serve",
-                                 str(folder / "socket")], env=env, stdin=subprocess.DEVNULL,
-                                stdout=log, stderr=log, start_new_session=True)
-    finally:
-        log.close()
-    proc.socket_path = str(folder / "socket")
-    return proc
-
-
-def wait_for_zygote(proc, timeout: float = 30.0) -> str | None:
-    """The zygote's socket once it listens, or None (kernels then start the direct way)."""
-    import socket
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            probe.connect(proc.socket_path)
-            return proc.socket_path
-        except OSError:
-            time.sleep(0.02)
-        finally:
-            probe.close()
-    return None
-
-
-def stop_zygote(proc) -> None:
-    import subprocess
-
-    proc.terminate()
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+            zygote_mod.stop(zygote)
 
 
 def _kill_group(pid: int) -> None:

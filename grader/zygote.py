@@ -32,7 +32,10 @@ import selectors
 import shutil
 import signal
 import socket
+import subprocess
 import sys
+import time
+from pathlib import Path
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR1,
              signal.SIGUSR2)
@@ -245,6 +248,53 @@ def _on_exit(pid: int, sel, children) -> None:
     except OSError:
         pass
     conn.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# for the grading run: start, wait for, stop
+
+
+def start(work_root: Path):
+    """Start :mod:`grader.zygote` with its socket in a folder only this user can enter."""
+    from grader.kernel_launcher import kernel_env
+
+    folder = work_root / "zygote"
+    folder.mkdir(mode=0o700)
+    env = kernel_env(os.environ)
+    env["PYTHONPATH"] = os.environ.get("GRADER_KERNEL_PYTHONPATH", "")  # as the kernelspec sets it
+    log = open(folder / "zygote.log", "wb")  # noqa: SIM115 - the child keeps its own copy
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "grader.zygote", "serve",
+                                 str(folder / "socket")], env=env, stdin=subprocess.DEVNULL,
+                                stdout=log, stderr=log, start_new_session=True)
+    finally:
+        log.close()
+    proc.socket_path = str(folder / "socket")
+    return proc
+
+
+def wait_ready(proc, timeout: float = 30.0) -> str | None:
+    """The zygote's socket once it listens, or None (kernels then start the direct way)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(proc.socket_path)
+            return proc.socket_path
+        except OSError:
+            time.sleep(0.02)
+        finally:
+            probe.close()
+    return None
+
+
+def stop(proc) -> None:
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def main(argv: list[str]) -> int:
