@@ -15,6 +15,7 @@ import numpy as np
 
 from . import layers
 from ._validation import as_float_array, check_number
+from .losses import cross_entropy, cross_entropy_grad
 from .activations import ACTIVATIONS, softmax
 
 __all__ = ["MLP", "RELU_LIKE"]
@@ -43,6 +44,11 @@ class MLP:
         Lasso penalty λ₁ Σ |W| added to the loss.
     seed : int, default 0
         Seeds the initial weights (He for ReLU-like activations, Glorot otherwise) and dropout.
+    class_weight : array_like of shape (n_classes,), optional
+        Softmax output only: weights w_c of the classes in the cross-entropy, as
+        ``torch.nn.CrossEntropyLoss(weight=w)``: each sample's loss is multiplied by w of its class
+        and the batch's mean divides by the summed weights Σ w_{y_n}, e.g. ``n / (n_classes ·
+        counts)`` to up-weight a rare class. ``None`` weighs every sample equally.
 
     Attributes
     ----------
@@ -62,7 +68,7 @@ class MLP:
     """
 
     def __init__(self, layer_sizes, activation="relu", output="softmax", dropout=0.0,
-                 weight_decay=0.0, l1=0.0, seed=0):
+                 weight_decay=0.0, l1=0.0, seed=0, class_weight=None):
         sizes = list(layer_sizes) if isinstance(layer_sizes, (list, tuple, np.ndarray)) else []
         if len(sizes) < 2 or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool)
                                      and s > 0 for s in sizes):
@@ -81,6 +87,18 @@ class MLP:
         self.l1 = check_number(l1, "l1", nonnegative=True)
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
             raise TypeError(f"seed must be an integer, got {type(seed).__name__}")
+        self.class_weight = None
+        if class_weight is not None:
+            if output != "softmax":
+                raise ValueError("class_weight needs output='softmax' (it weighs the cross-entropy)")
+            w = as_float_array(class_weight, "class_weight")
+            if w.shape != (self.layer_sizes[-1],):
+                raise ValueError(f"class_weight must have one entry per class, shape "
+                                 f"({self.layer_sizes[-1]},), got {w.shape}")
+            if not np.all(np.isfinite(w)) or np.any(w < 0) or not np.any(w > 0):
+                raise ValueError(f"class_weight must be finite, non-negative and not all zero, "
+                                 f"got {w}")
+            self.class_weight = w
         self.rng = np.random.default_rng(seed)
         self.params = {}
         for i, (n_in, n_out) in enumerate(zip(self.layer_sizes[:-1], self.layer_sizes[1:]), 1):
@@ -163,10 +181,14 @@ class MLP:
         Returns
         -------
         float
-            Mean cross-entropy (or mean squared error) over the batch plus the penalties.
+            Mean cross-entropy (weighted by ``class_weight`` if given) or mean squared error over
+            the batch, plus the penalties.
         """
         out = self.forward(X, training=training)
-        if self.output == "softmax":
+        if self.output == "softmax" and self.class_weight is not None:
+            data_loss = cross_entropy(out, y, weight=self.class_weight)
+            self._loss_cache = ("weighted", out, y)
+        elif self.output == "softmax":
             data_loss, self._loss_cache = layers.softmax_cross_entropy_forward(out, y)
         else:
             data_loss, self._loss_cache = layers.mse_forward(out, y)
@@ -183,7 +205,10 @@ class MLP:
         if self._loss_cache is None:
             raise RuntimeError("call loss(X, y) right before backward(): a forward pass since then "
                                "(predict, forward) replaced what backward() needs")
-        if self.output == "softmax":
+        if self.output == "softmax" and self.class_weight is not None:
+            _, out, y = self._loss_cache
+            d = cross_entropy_grad(out, y, weight=self.class_weight)
+        elif self.output == "softmax":
             d = layers.softmax_cross_entropy_backward(self._loss_cache)
         else:
             d = layers.mse_backward(self._loss_cache)

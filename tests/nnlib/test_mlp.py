@@ -272,3 +272,49 @@ def test_bad_input_raises_clear_errors():
         SGD({"w": np.ones(1)}, lr=1).step({})
     with pytest.raises(ValueError, match=r"grads\['w'\] has shape"):
         Adam({"w": np.ones(2)}).step({"w": np.ones(3)})
+
+
+def test_class_weight_matches_torchs_weighted_cross_entropy_and_its_gradients():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(9, 4))
+    y = np.array([0, 1, 2, 2, 0, 2, 2, 1, 2])
+    w = np.array([3.0, 0.5, 1.25])
+    model = MLP([4, 5, 3], activation="tanh", seed=2, class_weight=w)
+    loss = model.loss(X, y)
+    grads = {k: v.copy() for k, v in model.backward().items()}
+    tp = {k: torch.tensor(v, requires_grad=True) for k, v in model.params.items()}
+    h = torch.tanh(torch.tensor(X) @ tp["W1"] + tp["b1"])
+    ref = torch.nn.CrossEntropyLoss(weight=torch.tensor(w))(h @ tp["W2"] + tp["b2"], torch.tensor(y))
+    ref.backward()
+    assert abs(loss - ref.item()) < 1e-12
+    for k in model.params:
+        assert np.allclose(grads[k], tp[k].grad.numpy(), atol=1e-12), k
+        assert param_error(model, X, y, k) < 1e-6, k
+    # the weighted mean divides by Σ w_{y_n}, not by the number of samples
+    unweighted = MLP([4, 5, 3], activation="tanh", seed=2).loss(X, y)
+    assert abs(loss - unweighted) > 1e-3
+
+
+def test_class_weight_trades_specificity_for_recall_of_a_rare_class():
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(0.0, 1.0, size=(950, 2)), rng.normal(1.5, 1.0, size=(50, 2))]
+    y = np.r_[np.zeros(950, int), np.ones(50, int)]
+    results = {}
+    for w in (None, len(y) / (2 * np.bincount(y))):
+        model = MLP([2, 2], seed=0, class_weight=w)
+        fit(model, X, y, epochs=60, batch_size=100, lr=0.5, progress=False)
+        pred = model.predict(X)
+        results[w is None] = (np.mean(pred[y == 1] == 1), np.mean(pred[y == 0] == 0))
+    (recall_w, spec_w), (recall_u, spec_u) = results[False], results[True]
+    assert recall_w > recall_u + 0.3 and spec_w < spec_u
+
+
+def test_class_weight_is_validated():
+    with pytest.raises(ValueError, match=r"class_weight must have one entry per class, shape \(3,\)"):
+        MLP([2, 3], class_weight=[1.0, 2.0])
+    with pytest.raises(ValueError, match="class_weight must be finite, non-negative"):
+        MLP([2, 2], class_weight=[1.0, -1.0])
+    with pytest.raises(ValueError, match="class_weight needs output='softmax'"):
+        MLP([2, 1], output="linear", class_weight=[1.0])
+    with pytest.raises(TypeError, match="class_weight"):
+        MLP([2, 2], class_weight=["a", "b"])
