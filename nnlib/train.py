@@ -15,7 +15,7 @@ import numpy as np
 from ._validation import as_float_array
 from .optim import SGD, Adam
 
-__all__ = ["History", "accuracy", "fit"]
+__all__ = ["EarlyStopping", "History", "accuracy", "fit"]
 
 
 @dataclass
@@ -152,3 +152,96 @@ def fit(model, X, y, *, epochs, batch_size=32, lr=None, optimizer="sgd", momentu
     if bar is not None:
         bar.close()
     return history
+
+
+class EarlyStopping:
+    """A :func:`fit` callback: keep the weights of the best validation epoch, stop when it is past.
+
+    "Slow learning" on the fitting slide: fit by small gradient steps, watch the error on data the
+    model does not train on, and stop once it has not improved for ``patience`` epochs. After
+    training, :meth:`restore` puts the best epoch's weights back into the model.
+
+    Parameters
+    ----------
+    model : MLP
+        Anything with a ``params`` dict of arrays; the best values are copied from it.
+    score : callable, optional
+        ``score(model) -> float``, lower is better, called after every epoch (e.g. a validation
+        RMSE). By default the epoch's ``history.val_loss`` (give :func:`fit` ``X_val, y_val``).
+    patience : int or None, default 10
+        Stop after this many epochs without an improvement; ``None`` never stops early (the callback
+        then only records the scores and keeps the best weights).
+    min_delta : float, default 0.0
+        An epoch counts as an improvement only if its score is below the best by more than this.
+
+    Attributes
+    ----------
+    scores : list of float
+        The score after every epoch seen, in order.
+    best_epoch : int
+        How many epochs had been trained when the best score was seen (1-based; 0 before any).
+    best_score : float
+        ``scores[best_epoch - 1]`` (``inf`` before any epoch).
+    best_params : dict of str to ndarray
+        Copies of the parameters at ``best_epoch``.
+    stopped : bool
+        True once the callback has asked :func:`fit` to stop.
+
+    Examples
+    --------
+    >>> stopper = EarlyStopping(model, patience=20)                      # doctest: +SKIP
+    >>> fit(model, X, y, epochs=500, X_val=Xv, y_val=yv, callback=stopper)  # doctest: +SKIP
+    >>> stopper.restore()                                                # doctest: +SKIP
+    """
+
+    def __init__(self, model, score=None, patience=10, min_delta=0.0):
+        params = getattr(model, "params", None)
+        if not isinstance(params, dict) or not params:
+            raise TypeError(f"model must have a non-empty params dict, got {type(model).__name__}")
+        if score is not None and not callable(score):
+            raise TypeError(f"score must be callable (model -> float) or None, got "
+                            f"{type(score).__name__}")
+        if patience is not None and (isinstance(patience, bool)
+                                     or not isinstance(patience, (int, np.integer)) or patience < 1):
+            raise ValueError(f"patience must be a positive integer or None, got {patience!r}")
+        if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float, np.number)) \
+                or not np.isfinite(min_delta) or min_delta < 0:
+            raise ValueError(f"min_delta must be a finite number >= 0, got {min_delta!r}")
+        self.model = model
+        self.score = score
+        self.patience = None if patience is None else int(patience)
+        self.min_delta = float(min_delta)
+        self.scores = []
+        self.best_epoch = 0
+        self.best_score = float("inf")
+        self.best_params = {k: np.array(v, copy=True) for k, v in params.items()}
+        self.stopped = False
+
+    def __call__(self, epoch, history):
+        if self.score is not None:
+            value = float(self.score(self.model))
+        elif history.val_loss:
+            value = float(history.val_loss[-1])
+        else:
+            raise ValueError("EarlyStopping without a score needs validation data: pass X_val and "
+                             "y_val to fit, or give score=")
+        self.scores.append(value)
+        if value < self.best_score - self.min_delta:
+            self.best_score, self.best_epoch = value, len(self.scores)
+            for k, v in self.model.params.items():
+                self.best_params[k] = np.array(v, copy=True)
+        elif self.patience is not None and len(self.scores) - self.best_epoch >= self.patience:
+            self.stopped = True
+            return False
+        return True
+
+    def restore(self):
+        """Copy the best epoch's parameters back into ``model.params`` (in place) and return the model.
+
+        In place, so an optimiser that holds the parameter arrays keeps updating the model's own.
+        """
+        if self.best_epoch == 0:
+            raise RuntimeError("no epoch has been scored yet: pass this object to fit(callback=...)")
+        for k, v in self.best_params.items():
+            self.model.params[k][...] = v
+        return self.model
