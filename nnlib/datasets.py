@@ -12,6 +12,7 @@ function                    returns                          task
 ``load_digits``             X (1797, 64) in [0, 1], y        8×8 handwritten digits 0-9
 ``make_damped_oscillator``  t (n, 1) in s, x (n,)            regression of x(t)
 ``make_oscillator_traces``  X (n, n_times), y (n, 2)         damping and frequency from a trace
+``make_driven_oscillator``  t (n_times,), X, X_clean         forecasting a driven, damped oscillator
 ``make_pendulum_period``    θ₀ (n, 1) in rad, T (n,) in s    regression of the period T(θ₀)
 ``make_invariant_mass``     X (n, 4), y (n,) in {0, 1}       a resonance (signal) against background
 ==========================  ===============================  =====================================
@@ -28,6 +29,7 @@ __all__ = [
     "load_digits",
     "load_iris",
     "make_damped_oscillator",
+    "make_driven_oscillator",
     "make_invariant_mass",
     "make_oscillator_traces",
     "make_pendulum_period",
@@ -226,6 +228,71 @@ def make_oscillator_traces(n_samples=500, n_times=50, noise=0.05, t_max=10.0, se
     X = np.exp(-gamma[:, None] * t) * np.cos(omega_d[:, None] * t)
     X = X + noise * rng.normal(size=X.shape)
     return X, np.c_[gamma, omega]
+
+
+def make_driven_oscillator(n_series=100, n_times=100, dt=0.1, omega=2.0, gamma=0.2, drive=2.0,
+                           drive_omega=1.5, noise=0.05, seed=0):
+    """Sampled trajectories of a damped, driven oscillator, with and without measurement noise.
+
+    Synthetic data for forecasting: each row solves x'' + 2γ x' + ω₀² x = F cos(Ω t + φ) exactly,
+    from its own initial position x(0) ~ U(-1, 1), velocity x'(0) ~ U(-2, 2) (per s) and drive
+    phase φ ~ U(0, 2π). The solution is the steady response
+    A cos(Ω t + φ − δ), A = F / sqrt((ω₀² − Ω²)² + (2γΩ)²), tan δ = 2γΩ / (ω₀² − Ω²),
+    plus a transient e^{−γt}(c₁ cos ω_d t + c₂ sin ω_d t), ω_d = sqrt(ω₀² − γ²), that fits the
+    initial conditions. The same ω₀, γ, F and Ω hold for every row.
+
+    Parameters
+    ----------
+    n_series : int, default 100
+        Number of trajectories (rows).
+    n_times : int, default 100
+        Samples per trajectory, at t = 0, dt, 2 dt, ...
+    dt : float, default 0.1
+        Sampling interval in s.
+    omega : float, default 2.0
+        Natural angular frequency ω₀ in rad/s.
+    gamma : float, default 0.2
+        Damping rate γ in 1/s (underdamped: γ < ω₀).
+    drive : float, default 2.0
+        Drive amplitude F (per unit mass) in 1/s², so that x is in the units of the initial position.
+    drive_omega : float, default 1.5
+        Drive angular frequency Ω in rad/s.
+    noise : float, default 0.05
+        Standard deviation of the Gaussian measurement noise added to ``X``.
+    seed : int, default 0
+
+    Returns
+    -------
+    t : ndarray of shape (n_times,)
+        Sampling times in s.
+    X : ndarray of shape (n_series, n_times)
+        Noisy positions, one trajectory per row.
+    X_clean : ndarray of shape (n_series, n_times)
+        The same positions without noise (the exact solution).
+    """
+    n = _n(n_series, "n_series")
+    n_times = _n(n_times, "n_times")
+    dt = check_number(dt, "dt", positive=True)
+    omega = check_number(omega, "omega", positive=True)
+    gamma = check_number(gamma, "gamma", nonnegative=True)
+    drive = check_number(drive, "drive", nonnegative=True)
+    drive_omega = check_number(drive_omega, "drive_omega", nonnegative=True)
+    noise = check_number(noise, "noise", nonnegative=True)
+    if gamma >= omega:
+        raise ValueError(f"gamma must be below omega for an underdamped oscillator, got {gamma} >= {omega}")
+    rng = _rng(seed)
+    x0 = rng.uniform(-1.0, 1.0, (n, 1))
+    v0 = rng.uniform(-2.0, 2.0, (n, 1))
+    phase = rng.uniform(0.0, 2.0 * np.pi, (n, 1))
+    t = dt * np.arange(n_times)
+    amplitude = drive / np.hypot(omega**2 - drive_omega**2, 2.0 * gamma * drive_omega)
+    lag = np.arctan2(2.0 * gamma * drive_omega, omega**2 - drive_omega**2)
+    steady = amplitude * np.cos(drive_omega * t + phase - lag)
+    omega_d = np.sqrt(omega**2 - gamma**2)
+    c1 = x0 - amplitude * np.cos(phase - lag)                                    # x(0) = x0
+    c2 = (v0 + amplitude * drive_omega * np.sin(phase - lag) + gamma * c1) / omega_d  # x'(0) = v0
+    clean = steady + np.exp(-gamma * t) * (c1 * np.cos(omega_d * t) + c2 * np.sin(omega_d * t))
+    return t, clean + noise * rng.normal(size=clean.shape), clean
 
 
 def small_angle_period(length=1.0, g=9.81):
