@@ -43,6 +43,12 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 c.ClearOutput.enabled = True
 c.LockCells.lock_grade_cells = True
 c.LockCells.lock_readonly_cells = True
+# The grading rubric of a written (manually graded) answer sits in its question's read-only cell
+# between `### BEGIN HIDDEN TESTS` / `### END HIDDEN TESTS`: the release drops it, the gradebook
+# keeps the full cell, and autograde restores it (locked cells are overwritten from the gradebook),
+# so graders see it in the formgrader. nbgrader allows hidden regions only in test cells unless
+# this check is off; tests/test_notebook_hygiene.py keeps them to test cells and read-only cells.
+c.ClearHiddenTests.enforce_metadata = False
 
 # Students validate with the same kernel and timeout.
 c.Validate.ignore_checksums = False
