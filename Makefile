@@ -5,6 +5,7 @@
 #   make test     the whole test suite (unit tests, every notebook, the nbgrader round trip)
 #   make e2e      the browser tests: JupyterLab in headless Chromium (a student's and instructor's day)
 #   make grade    regenerate releases, autograde submitted/ (or the bundled samples), grades.csv
+#   make site     the course site in _site/: lectures executed once, exercises (no solutions)
 #   make release  regenerate exercises/ from solutions/ with nbgrader
 #   make bench    the benchmark scripts (speed ratios against named baselines)
 #   make format   ruff format + fixable lint on the Python sources
@@ -33,10 +34,10 @@ TEST_ENV := $(HEADLESS) OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS
 # JupyterLab refuses to run as root without --allow-root (containers, CI).
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: venv lab test e2e grade release bench format clean distclean help
+.PHONY: venv lab test e2e site grade release bench format clean distclean help
 
 help:
-	@sed -n '3,11p' Makefile
+	@sed -n '3,12p' Makefile
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,6 +57,10 @@ test: $(STAMP)
 e2e: $(STAMP)
 	$(TEST_ENV) $(BIN)/python -m pytest -n 0 -m e2e -rs tests/e2e $(PYTEST_ARGS)
 
+# The lectures are executed once (Sphinx + MyST-NB); see site/build.py for the kernel set-up.
+site: $(STAMP)
+	$(BIN)/python site/build.py $(SITE_ARGS)
+
 grade: $(STAMP)
 	$(HEADLESS) $(BIN)/python -m grader run $(GRADE_ARGS)
 
@@ -74,7 +79,7 @@ format: $(STAMP)
 
 clean:
 	rm -rf autograded feedback gradebook.db grades.csv .nbgrader.log exchange test-artifacts \
-		.pytest_cache .hypothesis .ruff_cache
+		.pytest_cache .hypothesis .ruff_cache _site build/site
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
 distclean: clean
