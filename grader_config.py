@@ -50,6 +50,26 @@ c.LockCells.lock_readonly_cells = True
 # this check is off; tests/test_notebook_hygiene.py keeps them to test cells and read-only cells.
 c.ClearHiddenTests.enforce_metadata = False
 
+# Late submissions: nbgrader compares each submission's timestamp.txt (written by `nbgrader submit`,
+# kept by `nbgrader collect`) with the assignment's due date (`nbgrader db assignment add NAME
+# --duedate=...`) plus any extension, and asks this plugin for the penalty of each notebook. The
+# course's rule: 15 minutes of grace, then 10 % of the score per started day, zero from 7 days on.
+# `make grade` and plain `nbgrader autograde` apply the same rule; grades.csv shows seconds late and
+# the penalty, as the formgrader does.
+c.AssignLatePenalties.plugin_class = "grader.late.PerDayLatePenalty"
+c.PerDayLatePenalty.grace_minutes = 15
+c.PerDayLatePenalty.fraction_per_day = 0.10
+c.PerDayLatePenalty.zero_after_days = 7
+
+# Feedback: autograded/ keeps the instructor's full notebook (hidden tests and their tracebacks, for
+# the formgrader); whoever renders feedback from it (make grade, the formgrader's button, or
+# `nbgrader generate_feedback`) hides the hidden tests first (grader/feedback.py).
+c.GenerateFeedback.preprocessors = [
+    "grader.feedback.HideHiddenTests",
+    "nbgrader.preprocessors.GetGrades",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+
 # Students validate with the same kernel and timeout.
 c.Validate.ignore_checksums = False
 

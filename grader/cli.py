@@ -1,6 +1,7 @@
 """``python -m grader``: the instructor's commands.
 
 ``run``      regenerate releases, grade ``submitted/`` (or the bundled samples), write ``grades.csv``
+``report``   rewrite ``grades.csv`` from the gradebook (after manual grading in the formgrader)
 ``release``  only regenerate ``exercises/`` from ``solutions/``
 ``check``    integrity findings for one submitted notebook against its release
 """
@@ -44,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="keep the scratch folders (job logs, kernel logs) and print where")
     sub.add_parser("release", help="regenerate exercises/ from solutions/").add_argument(
         "--course", type=Path, default=REPO)
+    rep = sub.add_parser("report", help="rewrite grades.csv from the gradebook and print the grades "
+                                        "(manual grades and late penalties included)")
+    rep.add_argument("--course", type=Path, default=REPO)
+    rep.add_argument("--csv", type=Path, default=None, help="default: <course>/grades.csv")
     check = sub.add_parser("check", help="integrity findings for one submitted notebook")
     check.add_argument("notebook", type=Path)
     check.add_argument("release", type=Path)
@@ -62,6 +67,13 @@ def main(argv=None) -> int:
     if not course.assignments():
         print(f"error: {course.solutions} holds no assignment", file=sys.stderr)
         return 2
+    if args.command == "report":
+        from . import pipeline, report
+
+        results = pipeline.write_report(course, args.csv)
+        print(report.table(results))
+        print(f"\nGrades: {args.csv or course.root / 'grades.csv'}")
+        return 0
     if args.command == "release":
         from .course import api_for
 

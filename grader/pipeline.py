@@ -25,6 +25,7 @@ from . import zygote as zygote_mod
 from .course import Course, api_for, use_in_process_alembic
 
 GRADED, REVIEW, FAILED = "graded", "needs review", "failed"
+MANUAL = "needs manual grading"  # autograded, but a written answer waits for a person
 
 
 @dataclass
@@ -46,6 +47,15 @@ class Result:
     findings: list = field(default_factory=list)
     seconds: float = 0.0
     job_dir: str = ""
+    timestamp: str = ""  # the submission's timestamp.txt, as nbgrader's `submit` wrote it
+    # Filled from the course gradebook after the merge, so that grades.csv says what the formgrader
+    # shows: the score after the late penalty, the raw score, lateness, pending manual grading.
+    raw_score: float | None = None
+    late_penalty: float | None = None
+    seconds_late: float | None = None
+    needs_manual_grade: bool = False
+    first_name: str = ""
+    last_name: str = ""
 
     @property
     def key(self):
@@ -87,7 +97,28 @@ def build_template(course: Course, work_root: Path, assignments: list[str]) -> P
         result = api.generate_assignment(a, force=True)
         if not result["success"]:
             raise RuntimeError(f"nbgrader could not generate {a}:\n{result.get('error', '')}")
+    _copy_due_dates(course.root / "gradebook.db", template / "gradebook.db", assignments)
     return template
+
+
+def _copy_due_dates(course_db: Path, template_db: Path, assignments: list[str]) -> None:
+    """The due dates the instructor set (``nbgrader db assignment add A --duedate=...``), so that
+    each job's autograde computes lateness and the late penalty as plain nbgrader would."""
+    if not course_db.exists():
+        return
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(f"sqlite:///{course_db}") as gb:
+        due = {}
+        for a in assignments:
+            try:
+                due[a] = gb.find_assignment(a).duedate
+            except MissingEntry:
+                pass
+    with Gradebook(f"sqlite:///{template_db}") as gb:
+        for a, duedate in due.items():
+            if duedate is not None:
+                gb.update_or_create_assignment(a, duedate=duedate)
 
 
 def reference_probes(course: Course, template: Path, assignment: str, opts: Options,
@@ -106,29 +137,8 @@ def reference_probes(course: Course, template: Path, assignment: str, opts: Opti
 # one job (runs in a forked child)
 
 
-def _clean_for_feedback(nb, release_nb, max_chars: int):
-    """Hide hidden tests and cap outputs in the autograded notebook before feedback is rendered."""
-    visible = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in release_nb.cells
-               if "nbgrader" in c.metadata}
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        gid = meta.get("grade_id")
-        is_test = meta.get("grade") and not meta.get("solution")
-        if is_test and gid in visible and cell.source != visible[gid]:
-            cell.source = visible[gid] + "\n# (hidden tests ran here; their code is not shown)"
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "error" and is_test:
-                out["traceback"] = [f"{out.get('ename', 'Error')}: {str(out.get('evalue', ''))[:500]}"]
-            if out.get("output_type") == "stream" and len(out.get("text", "")) > max_chars:
-                out["text"] = out["text"][:max_chars] + f"\n[... output cut at {max_chars} characters]"
-            for key, value in list(out.get("data", {}).items()):
-                if isinstance(value, str) and len(value) > max_chars:
-                    out["data"][key] = value[:max_chars] + "\n[... cut]"
-    return nb
-
-
 def grade_job(job: Job, course: Course, template: Path, work_root: Path, slot: int,
-              opts: Options, reference: list) -> Result:
+              opts: Options, reference: list, prior: dict | None = None) -> Result:
     """Check, repair, grade, probe and render feedback for one submission; never raises."""
     import nbformat
 
@@ -150,6 +160,10 @@ def grade_job(job: Job, course: Course, template: Path, work_root: Path, slot: i
             repaired, found = integrity.check_submission(submitted, release_nb)
             findings += [f"{release_path.stem}/{f}" for f in found]
             nbformat.write(repaired, dest / release_path.name)
+        timestamp, found = _copy_other_files(job.submission, dest,
+                                             {p.name for p in release_nbs})
+        result.timestamp = timestamp
+        findings += found
         result.findings = findings
         workdir = job_dir / "autograded" / job.student / job.assignment
         hide = [str(p) for p in course.private_paths()] + [
@@ -158,6 +172,8 @@ def grade_job(job: Job, course: Course, template: Path, work_root: Path, slot: i
                                     zygote=opts.zygote_socket)
         os.environ["JUPYTER_PATH"] = os.pathsep.join(
             [str(spec_root)] + [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p])
+        if prior:
+            _seed_job_gradebook(job_dir / "gradebook.db", job, prior)
         api = api_for(job_dir, timeout=opts.timeout, kernel_name=sandbox.KERNEL_NAME,
                       ipc_path=job_dir / "ipc" / "kernel")
         outcome = api.autograde(job.assignment, job.student, force=True, create=True)
@@ -183,13 +199,7 @@ def grade_job(job: Job, course: Course, template: Path, work_root: Path, slot: i
                 if score == maximum and maximum > 0 and not probes.agrees(mine, ref, probe):
                     findings.append(f"{probe['grade_id']}: full marks in the kernel, but the hidden "
                                     f"check of {probe['call']} outside it disagrees")
-        for release_path in release_nbs:
-            graded = workdir / release_path.name
-            if graded.exists():
-                nb = nbformat.read(graded, as_version=4)
-                release_nb = nbformat.read(release_path, as_version=4)
-                nbformat.write(_clean_for_feedback(nb, release_nb, opts.max_output_chars), graded)
-        api.generate_feedback(job.assignment, job.student, force=True)
+        _render_feedback(api, job, workdir, release_nbs, opts.max_output_chars)
         result.findings = findings
         result.status = REVIEW if findings else GRADED
         result.reason = f"{len(findings)} finding(s) to review" if findings else ""
@@ -207,6 +217,56 @@ def grade_job(job: Job, course: Course, template: Path, work_root: Path, slot: i
         (job_dir / "result.json").write_text(json.dumps(asdict(result)))
 
 
+def _copy_other_files(src: Path, dest: Path, notebooks: set[str]) -> tuple[str, list[str]]:
+    """Copy what the student submitted besides the release's notebooks, as ``nbgrader autograde`` does.
+
+    That includes ``timestamp.txt`` and ``submission_secret.txt`` (written by ``nbgrader submit``, kept
+    by ``nbgrader collect``): nbgrader reads the first for lateness, and ``release_feedback`` needs both
+    in ``feedback/``. Links are copied as links, never followed. Returns the timestamp (``""`` when
+    there is none) and findings; an unreadable timestamp is a finding and is not passed on.
+    """
+    from nbgrader.utils import parse_utc
+
+    ignore = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", *sorted(notebooks))
+    shutil.copytree(src, dest, symlinks=True, ignore=ignore, dirs_exist_ok=True)
+    stamp_file = dest / "timestamp.txt"
+    if stamp_file.is_symlink() or (stamp_file.exists() and not stamp_file.is_file()):
+        stamp_file.unlink() if stamp_file.is_symlink() else shutil.rmtree(stamp_file)
+        return "", ["timestamp.txt is not a plain file: the submission time is unknown"]
+    if not stamp_file.exists():
+        return "", []
+    text = stamp_file.read_text(errors="replace").strip()
+    try:
+        if parse_utc(text) is None:
+            raise ValueError(text)
+    except (ValueError, OverflowError, TypeError):
+        stamp_file.unlink()
+        return "", [f"timestamp.txt holds no valid time ({text[:40]!r}): the submission time "
+                    "is unknown and no late penalty was computed"]
+    return text, []
+
+
+def _render_feedback(api, job: Job, workdir: Path, release_nbs: list[Path], max_chars: int) -> None:
+    """Cap long outputs in the instructor's full notebook, then render the student's feedback.
+
+    ``autograded/`` keeps hidden tests and tracebacks for the formgrader; the feedback is cleaned by
+    :class:`grader.feedback.HideHiddenTests`, which ``grader_config.py`` gives nbgrader's
+    ``generate_feedback``.
+    """
+    import nbformat
+
+    from .feedback import cap_outputs
+
+    for release_path in release_nbs:
+        path = workdir / release_path.name
+        if path.exists():
+            nb = nbformat.read(path, as_version=4)
+            for cell in nb.cells:
+                cap_outputs(cell, max_chars)
+            nbformat.write(nb, path)
+    api.generate_feedback(job.assignment, job.student, force=True)
+
+
 def _why_nbgrader_failed(text: str) -> str:
     """A one-line reason from nbgrader's log of a failed autograde."""
     known = [("DeadKernelError", "the kernel died while running the notebook (os._exit, a crash "
@@ -222,12 +282,64 @@ def _why_nbgrader_failed(text: str) -> str:
     return "nbgrader could not grade it: " + (lines[-1][:200] if lines else "no reason given")
 
 
-def _child(job, course, template, work_root, slot, opts, reference, out_path):
+def read_prior(course: Course, jobs: list[Job]) -> list[dict | None]:
+    """What a person already entered for each job's submission: extension, manual grades, comments.
+
+    Each job starts from this, so that the late penalty and the feedback it renders are the ones
+    plain nbgrader would give against the course gradebook.
+    """
+    db = course.root / "gradebook.db"
+    if not db.exists():
+        return [None] * len(jobs)
+    from nbgrader.api import Gradebook, MissingEntry
+
+    out = []
+    with Gradebook(f"sqlite:///{db}") as gb:
+        for job in jobs:
+            try:
+                sub = gb.find_submission(job.assignment, job.student)
+            except MissingEntry:
+                out.append(None)
+                continue
+            out.append({
+                "extension": sub.extension,
+                "grades": {(nb.name, g.name): (g.manual_score, g.extra_credit)
+                           for nb in sub.notebooks for g in nb.grades
+                           if g.manual_score is not None or g.extra_credit},
+                "comments": {(nb.name, c.name): c.manual_comment
+                             for nb in sub.notebooks for c in nb.comments if c.manual_comment},
+            })
+    return out
+
+
+def _seed_job_gradebook(db: Path, job: Job, prior: dict) -> None:
+    """Put ``prior`` (see :func:`read_prior`) into the job's scratch gradebook before autograding."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(f"sqlite:///{db}") as gb:
+        gb.update_or_create_student(job.student)
+        sub = gb.update_or_create_submission(job.assignment, job.student)
+        sub.extension = prior.get("extension")
+        for (nb, name), (manual, extra) in prior.get("grades", {}).items():
+            try:
+                grade = gb.find_grade(name, nb, job.assignment, job.student)
+            except MissingEntry:
+                continue
+            grade.manual_score, grade.extra_credit = manual, extra
+        for (nb, name), text in prior.get("comments", {}).items():
+            try:
+                gb.find_comment(name, nb, job.assignment, job.student).manual_comment = text
+            except MissingEntry:
+                continue
+        gb.db.commit()
+
+
+def _child(job, course, template, work_root, slot, opts, reference, out_path, prior=None):
     import warnings
 
     os.setsid()  # one process group to kill if the job overruns
     warnings.filterwarnings("ignore", message=".*not in session.*")  # nbgrader's, harmless
-    result = grade_job(job, course, template, work_root, slot, opts, reference)
+    result = grade_job(job, course, template, work_root, slot, opts, reference, prior)
     Path(out_path).write_text(json.dumps(asdict(result)))
     os._exit(0)
 
@@ -265,6 +377,7 @@ def _run_jobs(jobs, course, opts, progress, slots):
         if zygote is not None:
             opts = replace(opts, zygote_socket=zygote_mod.wait_ready(zygote))
         refs = {a: reference_probes(course, template, a, opts, slots[0]) for a in assignments}
+        prior = read_prior(course, jobs)
         pending = list(enumerate(jobs))
         running: dict[int, tuple] = {}  # slot -> (index, process, deadline, out_path)
         free = list(slots)
@@ -274,7 +387,8 @@ def _run_jobs(jobs, course, opts, progress, slots):
                 slot = free.pop(0)
                 out_path = work_root / f"result-{index}.json"
                 proc = ctx.Process(target=_child, args=(job, course, template, work_root, slot,
-                                                        opts, refs[job.assignment], out_path))
+                                                        opts, refs[job.assignment], out_path,
+                                                        prior[index]))
                 proc.start()
                 running[slot] = (index, proc, time.monotonic() + opts.job_timeout, out_path)
             time.sleep(0.05)
@@ -315,34 +429,85 @@ def _kill_group(pid: int) -> None:
         pass
 
 
-def merge(results: list[Result], course: Course, work_root: Path) -> None:
-    """Put each job's outcome into the course: gradebook, autograded/ and feedback/.
+def merge(results: list[Result], course: Course) -> None:
+    """Put each job's outcome into the course: gradebook, ``autograded/`` and ``feedback/``.
 
-    A regrade replaces the old submission completely; a failed job removes the old grades so that a
-    stale score can never stand in for a failed grading.
+    What nbgrader users rely on is kept: the submission's timestamp (and so its lateness, with any
+    extension granted), the late penalty of the course's plugin, and everything a person entered in
+    the formgrader (manual scores, comments, extra credit). A regrade replaces the autograder's part.
+    A manual score is flagged for another look (``needs_manual_grade``) when the answers of its
+    notebook or its autograded score changed since, as nbgrader does; an unchanged submission keeps
+    its manual grades as they were. A failed job leaves no stale autograder score: the submission is
+    removed, or, when a person already graded parts of it, its autograded scores are cleared and
+    flagged for manual grading so the manual work is not lost.
     """
     from nbgrader.api import Gradebook, MissingEntry
 
     use_in_process_alembic()
     with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}") as gb:
+        roster = {s.id for s in gb.students if s.first_name or s.last_name or s.email}
+        late = _late_penalties(course)
         for r in results:
+            if roster and r.student not in roster:
+                r.findings.append(f"{r.student} is not on the roster: add them to students.csv "
+                                  "and import it (make roster)")
+                if r.status == GRADED:
+                    r.status, r.reason = REVIEW, "not on the roster"
+            folder = course.root / "autograded" / r.student / r.assignment
+            old_answers = _answers(folder)
             try:
-                gb.remove_submission(r.assignment, r.student)
+                existing = gb.find_submission(r.assignment, r.student)
             except MissingEntry:
-                pass
+                existing = None
             for kind in ("autograded", "feedback"):
                 shutil.rmtree(course.root / kind / r.student / r.assignment, ignore_errors=True)
             if r.status == FAILED:
+                if existing is not None and _has_manual_work(existing):
+                    for nb in existing.notebooks:
+                        for grade in nb.grades:
+                            grade.auto_score = None
+                            grade.needs_manual_grade = True
+                    gb.db.commit()
+                    r.findings.append("the manual grades of an earlier grading are kept; its "
+                                      "autograded scores were cleared")
+                elif existing is not None:
+                    gb.remove_submission(r.assignment, r.student)
                 continue
-            gb.update_or_create_student(r.student)
-            gb.add_submission(r.assignment, r.student)
-            sub = gb.find_submission(r.assignment, r.student)
-            for nb in sub.notebooks:
-                for grade in nb.grades:
-                    if grade.name in r.grades:
-                        grade.auto_score = r.grades[grade.name][0]
-            gb.db.commit()
             job_dir = Path(r.job_dir)
+            new_answers = _answers(job_dir / "autograded" / r.student / r.assignment)
+            gb.update_or_create_student(r.student)
+            sub = gb.update_or_create_submission(r.assignment, r.student,
+                                                 timestamp=r.timestamp or None)
+            with Gradebook(f"sqlite:///{job_dir / 'gradebook.db'}") as job_gb:
+                job_sub = job_gb.find_submission(r.assignment, r.student)
+                for job_nb in job_sub.notebooks:
+                    changed = old_answers.get(job_nb.name) != new_answers.get(job_nb.name)
+                    for job_grade in job_nb.grades:
+                        try:
+                            grade = gb.find_grade(job_grade.name, job_nb.name, r.assignment,
+                                                  r.student)
+                        except MissingEntry:
+                            r.findings.append(f"{job_nb.name}/{job_grade.name}: not in the "
+                                              "course gradebook (run make release)")
+                            continue
+                        before = grade.auto_score
+                        grade.auto_score = job_grade.auto_score
+                        if grade.manual_score is not None:
+                            grade.needs_manual_grade = (changed or before != job_grade.auto_score)
+                        else:
+                            grade.needs_manual_grade = job_grade.needs_manual_grade
+                    for job_comment in job_nb.comments:
+                        try:
+                            comment = gb.find_comment(job_comment.name, job_nb.name,
+                                                      r.assignment, r.student)
+                        except MissingEntry:
+                            continue
+                        comment.auto_comment = job_comment.auto_comment
+            gb.db.commit()
+            gb.db.expire_all()
+            for nb in sub.notebooks:
+                nb.late_submission_penalty = late(r.student, nb, sub.total_seconds_late)
+            gb.db.commit()
             for kind in ("autograded", "feedback"):
                 src = job_dir / kind / r.student / r.assignment
                 if r.job_dir and src.is_dir():
@@ -354,9 +519,103 @@ def merge(results: list[Result], course: Course, work_root: Path) -> None:
                         ".kernel-connection.json", ".ipynb_checkpoints"))
 
 
+def _has_manual_work(submission) -> bool:
+    """Whether a person graded or commented any part of ``submission`` in the formgrader."""
+    for nb in submission.notebooks:
+        if any(g.manual_score is not None or g.extra_credit for g in nb.grades):
+            return True
+        if any(c.manual_comment for c in nb.comments):
+            return True
+    return False
+
+
+def _answers(folder: Path) -> dict:
+    """notebook name -> the sources of its answer and grade cells, to tell a changed submission."""
+    import nbformat
+
+    out = {}
+    if not folder.is_dir():
+        return out
+    for path in sorted(folder.glob("*.ipynb")):
+        try:
+            nb = nbformat.read(path, as_version=4)
+        except Exception:  # an unreadable old copy counts as changed
+            continue
+        out[path.stem] = [(c.metadata.get("nbgrader", {}).get("grade_id"), c.source)
+                          for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")
+                          or c.metadata.get("nbgrader", {}).get("grade")]
+    return out
+
+
+def _late_penalties(course: Course):
+    """``late(student, notebook, seconds_late)``: the penalty of the course's nbgrader plugin.
+
+    The same plugin and clamping (0 <= penalty <= score) as nbgrader's ``AssignLatePenalties``,
+    applied to the course gradebook's score, so that a manual grade counts as it does in nbgrader.
+    """
+    from nbgrader.preprocessors import AssignLatePenalties
+
+    from .course import nbgrader_config
+
+    assigner = AssignLatePenalties(config=nbgrader_config(course.root))
+    assigner.init_plugin()
+
+    def late(student, notebook, seconds_late):
+        if not seconds_late or seconds_late <= 0:
+            return None
+        value = assigner.plugin_inst.late_submission_penalty(student, notebook.score, seconds_late)
+        return None if value is None else assigner._check_late_penalty(notebook, value)
+
+    return late
+
+
+def read_back(results: list[Result], course: Course) -> None:
+    """Fill each result from the course gradebook: what the formgrader shows is what we report.
+
+    The score is after the late penalty (as ``nbgrader export`` computes it); a submission with a
+    question no person has graded yet is ``needs manual grading``.
+    """
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}") as gb:
+        for r in results:
+            try:
+                student = gb.find_student(r.student)
+                r.first_name, r.last_name = student.first_name or "", student.last_name or ""
+            except MissingEntry:
+                pass
+            if r.status == FAILED:
+                continue
+            try:
+                sub = gb.find_submission(r.assignment, r.student)
+            except MissingEntry:
+                continue
+            r.raw_score = float(sub.score)
+            r.late_penalty = float(sub.late_submission_penalty or 0.0)
+            r.score = r.raw_score - r.late_penalty
+            r.max_score = float(sub.max_score)
+            r.seconds_late = float(sub.total_seconds_late)
+            r.timestamp = sub.timestamp.isoformat(sep=" ") + " UTC" if sub.timestamp else ""
+            pending = [f"{nb.name}/{g.name}" for nb in sub.notebooks for g in nb.grades
+                       if g.needs_manual_grade]
+            r.needs_manual_grade = bool(pending)
+            if pending:
+                note = f"{len(pending)} question(s) need manual grading: {', '.join(pending)}"
+                if r.status == GRADED:
+                    r.status, r.reason = MANUAL, note
+                elif note not in r.reason:
+                    r.reason = f"{r.reason}; {note}" if r.reason else note
+            elif r.status == MANUAL:
+                r.status, r.reason = GRADED, ""
+
+
 def grade_course(course: Course, submitted: Path, opts: Options, *, release: bool = True,
                  csv_path: Path | None = None, progress=None, keep_work: bool = False):
-    """The whole pipeline behind ``make grade``; returns the results."""
+    """The whole pipeline behind ``make grade``; returns this run's results.
+
+    ``grades.csv`` lists every submission graded so far (this run's and earlier runs'), each read
+    back from the gradebook, so that it agrees with the formgrader.
+    """
     assignments = course.assignments()
     if release:
         api = api_for(course.root)
@@ -366,15 +625,58 @@ def grade_course(course: Course, submitted: Path, opts: Options, *, release: boo
                 raise RuntimeError(f"nbgrader could not generate the release of {a}:\n"
                                    f"{out.get('error', '')}")
     jobs = find_jobs(submitted, assignments)
-    if not jobs:
+    unknown = unknown_submissions(submitted, assignments)
+    if not jobs and not unknown:
         return []
-    results, work_root = run_jobs(jobs, course, opts, progress)
+    results, work_root = run_jobs(jobs, course, opts, progress) if jobs else ([], None)
+    results += unknown
     try:
-        merge(results, course, work_root)
-        report.write_csv(results, csv_path or course.root / "grades.csv")
+        merge(results, course)
+        report.save_status(results, course.root / report.STATUS_FILE)
+        read_back(results, course)
+        write_report(course, csv_path)
     finally:
-        if keep_work:
+        if work_root is not None and keep_work:
             print(f"Scratch folders kept in {work_root}")
-        else:
+        elif work_root is not None:
             shutil.rmtree(work_root, ignore_errors=True)
+    return results
+
+
+def unknown_submissions(submitted: Path, assignments: list[str]) -> list[Result]:
+    """Folders ``<student>/<name>/`` for no assignment of the course: failed, with the reason."""
+    out = []
+    if not submitted.is_dir():
+        return out
+    for student in sorted(p for p in submitted.iterdir() if p.is_dir()):
+        for folder in sorted(p for p in student.iterdir() if p.is_dir()):
+            if folder.name not in assignments and not folder.name.startswith("."):
+                out.append(Result(student.name, folder.name, FAILED,
+                                  f"no assignment {folder.name!r} in solutions/ (closed, "
+                                  f"removed or misspelt); the course has {', '.join(assignments)}"))
+    return out
+
+
+def all_results(course: Course) -> list[Result]:
+    """Every submission graded in ``course`` (by ``make grade`` or by plain ``nbgrader autograde``),
+    as the gradebook has it now."""
+    results = [Result(**row) for row in report.load_status(course.root / report.STATUS_FILE)]
+    known = {(r.student, r.assignment) for r in results}
+    db = course.root / "gradebook.db"
+    if db.exists():
+        from nbgrader.api import Gradebook
+
+        with Gradebook(f"sqlite:///{db}") as gb:
+            for assignment in gb.assignments:
+                for sub in assignment.submissions:
+                    if (sub.student.id, assignment.name) not in known:
+                        results.append(Result(sub.student.id, assignment.name, GRADED))
+    read_back(results, course)
+    return results
+
+
+def write_report(course: Course, csv_path: Path | None = None) -> list[Result]:
+    """Write ``grades.csv`` from the gradebook (manual grades included) and the grading statuses."""
+    results = all_results(course)
+    report.write_csv(results, csv_path or course.root / "grades.csv")
     return results
