@@ -6,6 +6,8 @@
 #   make e2e      the browser tests: JupyterLab in headless Chromium (a student's and instructor's day)
 #   make grade    regenerate releases, autograde submitted/ (or the bundled samples), grades.csv
 #   make site     the course site in _site/: lectures executed once, exercises (no solutions)
+#   make roster   import students.csv (id, first_name, last_name, email) into the gradebook
+#   make grades   rewrite grades.csv from the gradebook (after manual grading in the formgrader)
 #   make release  regenerate exercises/ from solutions/ with nbgrader
 #   make bench    the benchmark scripts (speed ratios against named baselines)
 #   make format   ruff format + fixable lint on the Python sources
@@ -34,10 +36,10 @@ TEST_ENV := $(HEADLESS) OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS
 # JupyterLab refuses to run as root without --allow-root (containers, CI).
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: venv lab test e2e site grade release bench format clean distclean help
+.PHONY: venv lab test e2e site grade roster grades release bench format clean distclean help
 
 help:
-	@sed -n '3,12p' Makefile
+	@sed -n '3,14p' Makefile
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,7 +57,7 @@ test: $(STAMP)
 	$(TEST_ENV) $(BIN)/python -m pytest -n $(JOBS) -m "not e2e" $(PYTEST_ARGS)
 
 e2e: $(STAMP)
-	$(TEST_ENV) $(BIN)/python -m pytest -n 0 -m e2e -rs tests/e2e $(PYTEST_ARGS)
+	$(TEST_ENV) $(BIN)/python -m pytest -n 0 -m e2e -rs tests/e2e tests/site $(PYTEST_ARGS)
 
 # The lectures are executed once (Sphinx + MyST-NB); see site/build.py for the kernel set-up.
 site: $(STAMP)
@@ -63,6 +65,16 @@ site: $(STAMP)
 
 grade: $(STAMP)
 	$(HEADLESS) $(BIN)/python -m grader run $(GRADE_ARGS)
+
+# The class roster (id, first_name, last_name, email) into the gradebook, with nbgrader's own command;
+# grades.csv and the formgrader then show names. ROSTER=path for another file.
+ROSTER ?= students.csv
+roster: $(STAMP)
+	$(BIN)/nbgrader db student import $(ROSTER)
+
+# grades.csv again from the gradebook, e.g. after manual grading in the formgrader.
+grades: $(STAMP)
+	$(BIN)/python -m grader report
 
 release: $(STAMP)
 	@for a in $(notdir $(patsubst %/,%,$(wildcard solutions/*/))); do \
@@ -78,7 +90,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix nnlib grader tests benchmarks
 
 clean:
-	rm -rf autograded feedback gradebook.db grades.csv .nbgrader.log exchange test-artifacts \
+	rm -rf autograded feedback gradebook.db grades.csv .grader-status.json .nbgrader.log exchange test-artifacts \
 		.pytest_cache .hypothesis .ruff_cache _site build/site
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 

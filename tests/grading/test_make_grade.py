@@ -20,7 +20,7 @@ import pytest
 
 from coursekit import REPO, assignment_names
 
-pytestmark = pytest.mark.grading
+pytestmark = [pytest.mark.grading, pytest.mark.filterwarnings("ignore:.*not in session")]
 
 
 def _run(course: Path, *extra: str) -> subprocess.CompletedProcess:
@@ -49,19 +49,45 @@ def course(tmp_path_factory):
     for nb in (REPO / "exercises" / assignment).glob("*.ipynb"):
         (root / "submitted" / "broken-json" / assignment / nb.name).write_text("{ not json")
     (root / "submitted" / "no-notebook" / assignment).mkdir(parents=True)
+    # A folder for an assignment the course does not have (closed, or misspelt).
+    closed = root / "submitted" / "sample-overflow" / "00_closed"
+    closed.mkdir(parents=True)
+    (closed / "x.ipynb").write_text("{}")
+    # A timestamp that is not a time.
+    first = sorted(p for p in (root / "submitted").iterdir() if p.name.startswith("sample-"))[0]
+    (first / assignment / "timestamp.txt").write_text("yesterday, roughly")
+    # A roster without one of the students, and a manual grade entered before any autograding.
+    from nbgrader.api import Gradebook
+
+    from grader.course import api_for
+
+    api_for(root).generate_assignment(assignment, force=True)
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        for student in sorted(p.name for p in (root / "submitted").iterdir()):
+            if student != OFF_ROSTER:
+                gb.update_or_create_student(student, first_name="F", last_name=student.upper())
+        gb.add_submission(assignment, MANUAL_FIRST)
+        grade = gb.find_submission(assignment, MANUAL_FIRST).notebooks[0].grades[0]
+        grade.manual_score = 0.5
+        gb.db.commit()
+        manual = (grade.name, grade.notebook.name)
     proc = _run(root)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    return root, assignment, proc.stdout
+    return root, assignment, proc.stdout, first.name, manual
+
+
+OFF_ROSTER = "sample-overflow"
+MANUAL_FIRST = "sample-partial"
 
 
 def test_releases_are_regenerated(course):
-    root, assignment, _ = course
+    root, assignment, *_ = course
     generated = sorted(p.name for p in (root / "exercises" / assignment).glob("*.ipynb"))
     assert generated == sorted(p.name for p in (REPO / "exercises" / assignment).glob("*.ipynb"))
 
 
 def test_bad_submissions_fail_with_a_reason_and_never_score_zero(course):
-    root, assignment, _ = course
+    root, assignment, *_ = course
     rows = _rows(root / "grades.csv")
     broken = rows[("broken-json", assignment)]
     missing = rows[("no-notebook", assignment)]
@@ -71,12 +97,17 @@ def test_bad_submissions_fail_with_a_reason_and_never_score_zero(course):
 
 
 def test_everyone_else_gets_the_recorded_scores(course):
-    root, assignment, stdout = course
+    root, assignment, stdout, *_ = course
     expected = json.loads((REPO / "samples" / "expected" / f"{assignment}.json").read_text())
     rows = _rows(root / "grades.csv")
     for student, grades in expected.items():
         row = rows[(student, assignment)]
-        assert row["status"] == "graded", row
+        if student in (OFF_ROSTER, course[3]):
+            assert row["status"] == "needs review", row
+        elif student != MANUAL_FIRST:
+            assert row["status"] in ("graded", "needs manual grading"), row
+        if student == MANUAL_FIRST:
+            continue  # one of its grades is the manual one, see below
         assert float(row["score"]) == pytest.approx(sum(grades.values())), row
         assert student in stdout  # the printed table
         html = root / "feedback" / student / assignment
@@ -84,7 +115,7 @@ def test_everyone_else_gets_the_recorded_scores(course):
 
 
 def test_a_later_run_loses_no_earlier_grade(course):
-    root, assignment, _ = course
+    root, assignment, *_ = course
     from nbgrader.api import Gradebook
 
     db = f"sqlite:///{root / 'gradebook.db'}"
@@ -99,3 +130,40 @@ def test_a_later_run_loses_no_earlier_grade(course):
     with Gradebook(db) as gb:
         after = {s.student.id: s.score for s in gb.assignment_submissions(assignment)}
     assert after == before and before
+
+
+def test_a_folder_for_no_assignment_is_reported(course):
+    root, *_ = course
+    row = _rows(root / "grades.csv")[("sample-overflow", "00_closed")]
+    assert row["status"] == "failed" and "no assignment '00_closed'" in row["reason"]
+    assert row["score"] == ""
+
+
+def test_a_student_off_the_roster_is_graded_and_flagged(course):
+    root, assignment, *_ = course
+    row = _rows(root / "grades.csv")[(OFF_ROSTER, assignment)]
+    assert row["score"] != "" and "not on the roster" in row["findings"]
+    other = _rows(root / "grades.csv")[("sample-partial", assignment)]
+    assert other["last_name"] == "SAMPLE-PARTIAL" and "roster" not in other["findings"]
+
+
+def test_an_unreadable_timestamp_is_a_finding_not_a_crash(course):
+    root, assignment, _, first, _ = course
+    row = _rows(root / "grades.csv")[(first, assignment)]
+    assert row["score"] != "" and "timestamp.txt holds no valid time" in row["findings"]
+    assert row["seconds_late"] == "0" and row["timestamp"] == ""
+
+
+def test_a_manual_grade_entered_before_autograding_is_kept(course):
+    """nbgrader keeps a manual score through autograding and flags it for another look."""
+    root, assignment, _, _, (grade_id, notebook) = course
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        grade = gb.find_grade(grade_id, notebook, assignment, MANUAL_FIRST)
+        assert grade.manual_score == 0.5 and grade.auto_score is not None
+        assert grade.needs_manual_grade
+        score = gb.find_submission(assignment, MANUAL_FIRST).score
+    row = _rows(root / "grades.csv")[(MANUAL_FIRST, assignment)]
+    assert float(row["raw_score"]) == pytest.approx(score)
+    assert "need manual grading" in row["reason"]

@@ -25,7 +25,7 @@ import pytest
 
 from coursekit import BIN, REPO, make_course, nbgrader
 
-pytestmark = pytest.mark.grading
+pytestmark = [pytest.mark.grading, pytest.mark.filterwarnings("ignore:.*not in session")]
 
 ASSIGNMENT = "01_activations"
 
