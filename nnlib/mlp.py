@@ -15,8 +15,8 @@ import numpy as np
 
 from . import layers
 from ._validation import as_float_array, check_number
-from .losses import cross_entropy, cross_entropy_grad
 from .activations import ACTIVATIONS, softmax
+from .losses import cross_entropy, cross_entropy_grad
 
 __all__ = ["MLP", "RELU_LIKE"]
 
