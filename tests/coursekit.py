@@ -66,17 +66,100 @@ def submit(course: Path, student: str, assignment: str, files: list[Path]) -> No
         shutil.copy(f, dest / f.name)
 
 
-def scores(course: Path, assignment: str) -> dict[str, dict[str, tuple[float, float]]]:
-    """Per student, per ``grade_id``: (score, max_score) from the course's gradebook."""
+def scores(course: Path, assignment: str) -> dict[str, dict[str, tuple[float | None, float]]]:
+    """Per student, per ``grade_id``: (score, max_score) from the course's gradebook.
+
+    The score is None while a person still has to grade the cell (a written answer that is not the
+    untouched release's stub): nbgrader's gradebook would report 0 there, which is not a grade.
+    """
+    return {student: {gid: (None if g["needs_manual_grade"] else g["score"], g["max_score"])
+                      for gid, g in per.items()}
+            for student, per in grades(course, assignment).items()}
+
+
+def grades(course: Path, assignment: str) -> dict[str, dict[str, dict]]:
+    """Per student, per ``grade_id``: the gradebook's record of that grade.
+
+    Each record holds ``score``, ``max_score``, ``auto_score`` (None when autograde did not score
+    the cell), ``manual_score`` and ``needs_manual_grade``.
+    """
     from nbgrader.api import Gradebook
 
-    out: dict[str, dict[str, tuple[float, float]]] = {}
+    out: dict[str, dict[str, dict]] = {}
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         for sub in gb.assignment_submissions(assignment):
             per = out.setdefault(sub.student.id, {})
             for nb in sub.notebooks:
                 for grade in nb.grades:
-                    per[grade.name] = (float(grade.score), float(grade.max_score))
+                    per[grade.name] = {
+                        "score": float(grade.score), "max_score": float(grade.max_score),
+                        "auto_score": None if grade.auto_score is None else float(grade.auto_score),
+                        "manual_score": (None if grade.manual_score is None
+                                         else float(grade.manual_score)),
+                        "needs_manual_grade": bool(grade.needs_manual_grade)}
+    return out
+
+
+def _nbgrader_meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def manual_grade_ids(notebook: Path) -> list[str]:
+    """The ``grade_id``s of the cells a person grades: answer cells that are also grade cells."""
+    cells = load_json(notebook)["cells"]
+    return [_nbgrader_meta(c)["grade_id"] for c in cells
+            if _nbgrader_meta(c).get("grade") and _nbgrader_meta(c).get("solution")]
+
+
+def autograded_ids(notebook: Path) -> list[str]:
+    """The ``grade_id``s nbgrader scores by itself: the test cells."""
+    cells = load_json(notebook)["cells"]
+    return [_nbgrader_meta(c)["grade_id"] for c in cells
+            if _nbgrader_meta(c).get("grade") and not _nbgrader_meta(c).get("solution")]
+
+
+HIDDEN_BEGIN, HIDDEN_END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
+
+
+def source(cell) -> str:
+    """A cell's source as one string (notebook JSON may store it as a list of lines)."""
+    text = cell.get("source", "")
+    return text if isinstance(text, str) else "".join(text)
+
+
+def hidden_regions(text: str) -> list[str]:
+    """The text between each ``BEGIN HIDDEN TESTS`` line and its ``END HIDDEN TESTS`` line, as
+    nbgrader's ClearHiddenTests finds them (the delimiter lines themselves excluded)."""
+    regions, current = [], None
+    for line in text.split("\n"):
+        if HIDDEN_BEGIN in line:
+            current = []
+        elif HIDDEN_END in line and current is not None:
+            regions.append("\n".join(current).strip())
+            current = None
+        elif current is not None:
+            current.append(line)
+    return regions
+
+
+def rubrics(notebook: Path) -> dict[str, str]:
+    """Per manually graded ``grade_id`` of a source notebook: its rubric.
+
+    The rubric is the hidden region of the question's read-only markdown cell, the nearest such
+    cell before the answer cell. An answer without one maps to "".
+    """
+    cells = load_json(notebook)["cells"]
+    out = {}
+    for i, cell in enumerate(cells):
+        meta = _nbgrader_meta(cell)
+        if not (meta.get("grade") and meta.get("solution")):
+            continue
+        out[meta["grade_id"]] = ""
+        for prev in reversed(cells[:i]):
+            pmeta = _nbgrader_meta(prev)
+            if prev["cell_type"] == "markdown" and pmeta.get("locked") and not pmeta.get("grade"):
+                out[meta["grade_id"]] = "\n\n".join(hidden_regions(source(prev)))
+                break
     return out
 
 

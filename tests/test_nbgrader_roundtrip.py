@@ -2,8 +2,15 @@
 
 For each assignment in ``solutions/``: the release nbgrader generates equals the committed
 ``exercises/`` (a stale release fails); the instructor's solution, submitted as a student's work, gets
-full marks; the untouched release gets zero; and each bundled sample submission in ``samples/`` gets
-exactly the per-question scores recorded in ``samples/expected/<assignment>.json``.
+full marks on every autograded question and its written answers wait for a person; the untouched
+release gets zero everywhere, written answers included (nbgrader recognises the unchanged stub); and
+each bundled sample submission in ``samples/`` gets exactly the per-question scores recorded in
+``samples/expected/<assignment>.json`` (autograded questions only) while its written answers wait for
+manual grading.
+
+Written answers: every assignment has at least one manually graded answer, and each has a rubric in
+its question's read-only cell, inside a hidden-tests region. The rubric must never reach the
+student's release, and must be in the autograded notebook the formgrader shows to graders.
 """
 
 from __future__ import annotations
@@ -11,9 +18,20 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from coursekit import REPO, assignment_names, load_json, make_course, nbgrader, notebooks, scores
-from coursekit import submit
+from coursekit import (
+    REPO,
+    assignment_names,
+    autograded_ids,
+    grades,
+    load_json,
+    make_course,
+    manual_grade_ids,
+    nbgrader,
+    notebooks,
+    rubrics,
+    source,
+    submit,
+)
 
 ASSIGNMENTS = assignment_names()
 PARAMS = ASSIGNMENTS  # conftest.work_unit schedules each assignment as one unit
@@ -40,8 +58,22 @@ def graded(assignment: str, tmp_path_factory):
         for student, files in _samples(assignment).items():
             submit(course, student, assignment, files)
         nbgrader(course, "autograde", assignment, "--force")
-        _GRADED[assignment] = (course, scores(course, assignment))
+        _GRADED[assignment] = (course, grades(course, assignment))
     return _GRADED[assignment]
+
+
+def _ids(assignment: str) -> tuple[set, set]:
+    """(autograded grade_ids, manually graded grade_ids) of the assignment's source notebooks."""
+    auto, manual = set(), set()
+    for nb in notebooks(REPO / "solutions" / assignment):
+        auto |= set(autograded_ids(nb))
+        manual |= set(manual_grade_ids(nb))
+    return auto, manual
+
+
+def _lines(text: str) -> list[str]:
+    """The distinctive lines of a text: stripped, at least 20 characters long."""
+    return [line.strip() for line in text.splitlines() if len(line.strip()) >= 20]
 
 
 def _canonical(path):
@@ -77,19 +109,34 @@ def test_release_matches_generated(assignment, tmp_path_factory):
 @pytest.mark.parametrize("assignment", PARAMS)
 def test_solution_scores_full_marks(assignment, tmp_path_factory):
     _, result = graded(assignment, tmp_path_factory)
-    grades = result["reference"]
-    assert grades, f"no grade cells were found in solutions/{assignment}"
-    lost = {gid: s for gid, s in grades.items() if s[0] != s[1]}
+    got = result["reference"]
+    auto, manual = _ids(assignment)
+    assert got, f"no grade cells were found in solutions/{assignment}"
+    assert set(got) == auto | manual, f"the gradebook holds {sorted(got)}"
+    lost = {gid: (g["score"], g["max_score"]) for gid, g in got.items()
+            if gid in auto and (g["needs_manual_grade"] or g["auto_score"] != g["max_score"])}
     assert not lost, f"the solution of {assignment} loses points (score, max): {lost}"
+    scored = {gid: got[gid] for gid in manual
+              if not got[gid]["needs_manual_grade"] or got[gid]["auto_score"] is not None}
+    assert not scored, (f"the model answers of {assignment} must wait for a person, but autograde "
+                        f"scored them: {scored}")
 
 
 @pytest.mark.grading
 @pytest.mark.parametrize("assignment", PARAMS)
 def test_blank_release_scores_zero(assignment, tmp_path_factory):
     _, result = graded(assignment, tmp_path_factory)
-    grades = result["blank"]
-    scored = {gid: s for gid, s in grades.items() if s[0] != 0}
+    got = result["blank"]
+    auto, manual = _ids(assignment)
+    assert set(got) == auto | manual, f"the gradebook holds {sorted(got)}"
+    scored = {gid: (g["score"], g["max_score"]) for gid, g in got.items() if g["score"] != 0}
     assert not scored, f"the untouched release of {assignment} earns points (score, max): {scored}"
+    waiting = sorted(gid for gid, g in got.items() if g["needs_manual_grade"])
+    assert not waiting, (f"an untouched written answer is a 0 that needs nobody, but {waiting} of "
+                         f"{assignment} wait for manual grading")
+    assert all(got[gid]["auto_score"] == 0 for gid in manual), (
+        f"autograde did not score the untouched written answers of {assignment} 0: "
+        f"{ {gid: got[gid] for gid in manual} }")
 
 
 @pytest.mark.grading
@@ -104,7 +151,67 @@ def test_samples_score_as_expected(assignment, tmp_path_factory):
     assert sorted(expected) == sorted(samples), (
         f"samples/expected/{assignment}.json lists {sorted(expected)}, samples/submitted holds "
         f"{sorted(samples)}")
+    auto, manual = _ids(assignment)
     _, result = graded(assignment, tmp_path_factory)
     for student, want in expected.items():
-        got = {gid: s[0] for gid, s in result[student].items()}
+        assert set(want) == auto, (
+            f"samples/expected/{assignment}.json must give {student}'s points for exactly the "
+            f"autograded questions {sorted(auto)}, got {sorted(want)}")
+        got = {gid: result[student][gid]["score"] for gid in auto}
         assert got == pytest.approx(want), f"{student} on {assignment}: got {got}, expected {want}"
+        not_waiting = {gid: result[student][gid] for gid in manual
+                       if not result[student][gid]["needs_manual_grade"]
+                       or result[student][gid]["auto_score"] is not None}
+        assert not not_waiting, (f"{student} wrote answers to {sorted(manual)} of {assignment}; "
+                                 f"they must wait for manual grading: {not_waiting}")
+
+
+@pytest.mark.parametrize("assignment", PARAMS)
+def test_every_assignment_has_a_written_answer_with_a_rubric(assignment):
+    for nb in notebooks(REPO / "solutions" / assignment):
+        found = rubrics(nb)
+        if found:
+            break
+    else:
+        pytest.fail(f"solutions/{assignment} has no manually graded answer cell")
+    for nb in notebooks(REPO / "solutions" / assignment):
+        for gid, rubric in rubrics(nb).items():
+            assert "point" in rubric and len(_lines(rubric)) >= 3, (
+                f"{nb.name} {gid}: the question's read-only cell holds no rubric between "
+                f"BEGIN HIDDEN TESTS and END HIDDEN TESTS (what earns each point, common wrong "
+                f"answers), got {rubric!r}")
+
+
+@pytest.mark.parametrize("assignment", PARAMS)
+def test_release_holds_no_rubric_and_no_model_answer(assignment):
+    for nb in notebooks(REPO / "solutions" / assignment):
+        release = REPO / "exercises" / assignment / nb.name
+        text = "\n".join(source(c) for c in load_json(release)["cells"])
+        for gid, rubric in rubrics(nb).items():
+            leaked = [line for line in _lines(rubric) if line in text]
+            assert not leaked, f"exercises/{assignment}/{nb.name} shows {gid}'s rubric: {leaked}"
+        answers = {c["metadata"]["nbgrader"]["grade_id"]: source(c)
+                   for c in load_json(release)["cells"]
+                   if c["metadata"].get("nbgrader", {}).get("grade_id") in manual_grade_ids(nb)}
+        assert set(answers) == set(manual_grade_ids(nb)), f"{release.name} lacks written answers"
+        for gid, text in answers.items():
+            assert text == "YOUR ANSWER HERE", (
+                f"exercises/{assignment}/{nb.name} {gid}: the release must hold nbgrader's stub, "
+                f"not the model answer: {text[:80]!r}")
+
+
+@pytest.mark.grading
+@pytest.mark.parametrize("assignment", PARAMS)
+def test_rubric_reaches_graders_in_the_autograded_notebook(assignment, tmp_path_factory):
+    course, result = graded(assignment, tmp_path_factory)
+    for nb in notebooks(REPO / "solutions" / assignment):
+        found = rubrics(nb)
+        assert found, f"{nb.name} has no written answer"
+        for student in result:
+            autograded = course / "autograded" / student / assignment / nb.name
+            text = "\n".join(source(c) for c in load_json(autograded)["cells"])
+            for gid, rubric in found.items():
+                missing = [line for line in _lines(rubric) if line not in text]
+                assert not missing, (f"the formgrader's notebook of {student} "
+                                     f"(autograded/{student}/{assignment}/{nb.name}) lacks {gid}'s "
+                                     f"rubric: {missing}")

@@ -134,6 +134,29 @@ def test_nbgrader_metadata(path):
     assert float(m.group(1)) == total, f"{rel(path)}: states {m.group(1)} points, cells sum to {total}"
 
 
+@pytest.mark.parametrize("path", SOURCES, ids=rel)
+def test_hidden_regions_only_where_grading_restores_them(path):
+    """A hidden region sits in a test cell or a read-only cell (a written question's rubric).
+
+    ``grader_config.py`` turns nbgrader's own check off (``ClearHiddenTests.enforce_metadata``) so
+    that a read-only cell may hold a rubric. The release drops every hidden region, but autograde
+    restores only locked cells from the gradebook: a region in an answer cell or an unlocked plain
+    cell would silently vanish, a hidden test that never runs.
+    """
+    for cell in read(path).cells:
+        begins = cell.source.count("BEGIN HIDDEN TESTS")
+        if not begins and "END HIDDEN TESTS" not in cell.source:
+            continue
+        meta = cell.metadata.get("nbgrader", {})
+        test_cell = meta.get("grade") and not meta.get("solution")
+        read_only = meta.get("locked") and not meta.get("grade") and not meta.get("solution")
+        assert test_cell or read_only, (
+            f"{rel(path)} cell {cell.id}: a hidden region outside a test cell or a read-only cell "
+            "is removed from the release and never restored when grading")
+        assert begins == cell.source.count("END HIDDEN TESTS"), (
+            f"{rel(path)} cell {cell.id}: unbalanced BEGIN/END HIDDEN TESTS")
+
+
 @pytest.mark.parametrize("path", RELEASES, ids=rel)
 def test_release_holds_no_solution_or_hidden_test(path):
     text = path.read_text(encoding="utf-8")
