@@ -1,0 +1,318 @@
+#!/usr/bin/env python3
+"""Set up (or refresh) the course's JupyterHub on this machine; run as root. Used by ``make hub``.
+
+Standard library only, so that Debian's ``/usr/bin/python3.11`` can run it before any environment
+exists. What it creates (defaults in brackets; every path is an option):
+
+- ``PREFIX/venv`` [/opt/ann-course/venv]: the course environment, created by a Python every user can
+  run (``--python``, /usr/bin/python3.11) and holding the course installed *non-editable*
+  (``pip install '<checkout>[hub]'``): an editable install would point every user's kernel at the
+  checkout, which may sit in root's home where nobody else can read it. Re-running refreshes it.
+- ``PREFIX/venv/etc/jupyter/nbgrader_config.py``: the system-wide nbgrader config of everyone who
+  uses this environment: course id ``ann-course``, the shared exchange.
+- ``PREFIX/etc/roles/{student,instructor,grader}/``: per-role Jupyter config (which nbgrader server
+  and JupyterLab extensions are on); the hub puts one of them on ``JUPYTER_CONFIG_PATH``.
+- ``PREFIX/bin/ann-singleuser``: the command the hub starts for each user and for the formgrader.
+- ``PREFIX/share/lectures``: a world-readable copy of lectures/, copied into a home on first start.
+- ``EXCHANGE`` [/srv/nbgrader/exchange]: nbgrader's exchange, root-owned, mode 1777 (world-writable,
+  sticky), as nbgrader documents; its ``ann-course/`` belongs to the instructors' group (2775).
+- ``COURSE_DIR`` [/srv/ann-course/course]: the instructors' course folder (solutions/, gradebook.db,
+  submitted/, ...), a copy of the checkout made on first set-up and never overwritten afterwards.
+  Owned by the grader account and the instructors' group, mode 2770 (files 0660): students cannot
+  read it. ``COURSE_DIR/exchange`` is a link to EXCHANGE, so the course's own config finds it.
+- Unix groups for instructors [formgrade-ann-course] and students [nbgrader-ann-course], and the
+  account [grader-ann-course] that runs the shared formgrader.
+- ``STATE_DIR`` [/srv/ann-course/hub], mode 0700: the hub's database and cookie secret.
+- ``PREFIX/etc/hub.json``: all of the above, read by hub/jupyterhub_config.py and hub/add_users.py.
+
+``--site-packages DIR`` is for tests and development only: instead of installing, the environment
+reuses the packages of an existing one (which must be readable by every user).
+"""
+
+from __future__ import annotations
+
+import argparse
+import grp
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+CHECKOUT = Path(__file__).resolve().parents[1]
+COURSE_ID = "ann-course"
+
+# What a fresh clone does not have: never copied into the course folder.
+SKIP_TOP = {".venv", ".git", "gradebook.db", "gradebook.db-journal", "submitted", "autograded",
+            "feedback", "release", "exchange", "grades.csv", ".nbgrader.log", "test-artifacts",
+            ".pytest_cache", ".hypothesis", ".ruff_cache", "build", "students.csv"}
+SKIP_ANYWHERE = {"__pycache__", ".ipynb_checkpoints"}
+
+# The console scripts a user's server and terminal need (used with --site-packages only).
+SCRIPTS = {
+    "jupyterhub": "jupyterhub.app:main",
+    "jupyterhub-singleuser": "jupyterhub.singleuser:main",
+    "jupyter": "jupyter_core.command:main",
+    "jupyter-lab": "jupyterlab.labapp:main",
+    "nbgrader": "nbgrader.apps.nbgraderapp:main",
+    "alembic": "alembic.config:main",
+}
+
+# nbgrader's extensions per role (nbgrader's JupyterHub guide, "one class, multiple graders"):
+# students and instructors get the Assignment List in their own servers, the shared grader server
+# (a hub service) gets the formgrader and the Create Assignment toolbar.
+NBG = "nbgrader.server_extensions."
+ROLES = {
+    "student": {
+        "server": {"formgrader": False, "course_list": False, "assignment_list": True,
+                   "validate_assignment": True},
+        "lab_disabled": ["formgrader", "create-assignment", "course-list"],
+    },
+    "instructor": {
+        "server": {"formgrader": False, "course_list": True, "assignment_list": True,
+                   "validate_assignment": True},
+        "lab_disabled": ["formgrader"],
+    },
+    "grader": {
+        "server": {"formgrader": True, "course_list": False, "assignment_list": False,
+                   "validate_assignment": True},
+        "lab_disabled": ["assignment-list", "course-list"],
+    },
+}
+
+SINGLEUSER = """#!/bin/sh
+# Started by the course's JupyterHub for every user (and for the shared formgrader), as that user.
+# ANN_UMASK: 0077 for students (private files), 0007 for the instructors' group-shared course folder.
+umask "${{ANN_UMASK:-0077}}"
+# First start: the user gets their own, writable copy of the lectures.
+if [ -n "$ANN_LECTURES" ] && [ -d "$ANN_LECTURES" ] && [ ! -e "$HOME/lectures" ]; then
+    cp -r "$ANN_LECTURES" "$HOME/lectures"
+fi
+exec {venv}/bin/jupyterhub-singleuser "$@"
+"""
+
+
+def run(cmd, **kw):
+    print("+", " ".join(map(str, cmd)), flush=True)
+    return subprocess.run([str(c) for c in cmd], check=True, **kw)
+
+
+def ensure_group(name: str) -> int:
+    try:
+        return grp.getgrnam(name).gr_gid
+    except KeyError:
+        run(["groupadd", "--system", name])
+        return grp.getgrnam(name).gr_gid
+
+
+def ensure_grader_user(name: str, group: str, home_base: Path) -> pwd.struct_passwd:
+    try:
+        pw = pwd.getpwnam(name)
+    except KeyError:
+        run(["useradd", "--system", "--create-home", "--home-dir", home_base / name,
+             "--shell", "/usr/sbin/nologin", "--gid", group, name])
+        pw = pwd.getpwnam(name)
+    run(["usermod", "-a", "-G", group, name])
+    os.chmod(pw.pw_dir, 0o700)
+    return pw
+
+
+def readable_by_all(path: Path) -> bool:
+    """Every component of ``path`` can be traversed by others and the path itself read."""
+    path = path.resolve()
+    for p in [path, *path.parents]:
+        mode = p.stat().st_mode
+        if not mode & 0o001:
+            return False
+    return bool(path.stat().st_mode & 0o004)
+
+
+def make_venv(python: str, venv: Path, site_packages: Path | None) -> None:
+    if not readable_by_all(Path(python)):
+        raise SystemExit(f"--python {python} cannot be run by other users (it lives in an unreadable "
+                         "folder such as root's home); use Debian's /usr/bin/python3.11")
+    if not (venv / "bin" / "python").exists():
+        run([python, "-m", "venv", *(["--without-pip"] if site_packages else []), venv])
+    if site_packages is None:
+        pip = [venv / "bin" / "python", "-m", "pip", "install", "--quiet"]
+        run([*pip, "--upgrade", "pip"])
+        # Non-editable: the files land in the venv, readable by all, whatever the checkout's place.
+        run([*pip, "--upgrade", f"{CHECKOUT}[hub]"], cwd="/")
+        return
+    if not readable_by_all(site_packages):
+        raise SystemExit(f"--site-packages {site_packages} is not readable by other users")
+    pyver = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    own = next((venv / "lib").glob("python3*/site-packages"), venv / "lib" / pyver / "site-packages")
+    # An import line in a .pth file runs at start-up: addsitedir also reads that folder's .pth files.
+    (own / "_ann_course_shared.pth").write_text(
+        f"import site; site.addsitedir({str(site_packages)!r})\n")
+    # Jupyter's data (templates, JupyterLab extensions) and the files that enable server extensions
+    # live beside that environment's site-packages, under its prefix: link them into this one.
+    other = site_packages.parents[2]
+    (venv / "share").mkdir(exist_ok=True)
+    (venv / "etc" / "jupyter").mkdir(parents=True, exist_ok=True)
+    links = [("share/jupyter", "share/jupyter")] + [
+        (f"etc/jupyter/{p.name}", f"etc/jupyter/{p.name}")
+        for p in (other / "etc" / "jupyter").glob("*") if p.name != "nbgrader_config.py"]
+    for mine, theirs in links:
+        if not (venv / mine).is_symlink() and not (venv / mine).exists():
+            (venv / mine).symlink_to(other / theirs)
+    for name, target in SCRIPTS.items():
+        module, func = target.split(":")
+        script = venv / "bin" / name
+        script.write_text(f"#!{venv}/bin/python\nimport sys\nfrom {module} import {func}\n"
+                          f"sys.exit({func}())\n")
+        script.chmod(0o755)
+
+
+def write_role_configs(etc: Path) -> None:
+    for role, spec in ROLES.items():
+        d = etc / "roles" / role
+        (d / "labconfig").mkdir(parents=True, exist_ok=True)
+        server = {"ServerApp": {"jpserver_extensions": {
+            NBG + ext: on for ext, on in spec["server"].items()}}}
+        (d / "jupyter_server_config.json").write_text(json.dumps(server, indent=2) + "\n")
+        page = {"disabledExtensions": {f"@jupyter/nbgrader:{x}": True for x in spec["lab_disabled"]}}
+        (d / "labconfig" / "page_config.json").write_text(json.dumps(page, indent=2) + "\n")
+        if role in ("instructor", "grader"):
+            # Files nbgrader writes into the course folder stay group-writable for the other graders.
+            (d / "nbgrader_config.py").write_text(
+                "c = get_config()  # noqa: F821\nc.CourseDirectory.groupshared = True\n")
+
+
+def write_global_nbgrader_config(venv: Path, exchange: Path) -> None:
+    d = venv / "etc" / "jupyter"
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "nbgrader_config.py").write_text(
+        '"""System-wide nbgrader config of the course environment (written by hub/setup_hub.py)."""\n'
+        "c = get_config()  # noqa: F821\n"
+        f"c.CourseDirectory.course_id = {COURSE_ID!r}\n"
+        f"c.Exchange.root = {str(exchange)!r}\n"
+        "c.Exchange.path_includes_course = True  # as the course's own grader_config.py\n")
+
+
+def copy_course(dest: Path) -> None:
+    def ignore(folder, names):
+        skip = {n for n in names if n in SKIP_ANYWHERE or n.endswith(".egg-info")}
+        if Path(folder) == CHECKOUT:
+            skip |= SKIP_TOP & set(names)
+        return skip
+
+    shutil.copytree(CHECKOUT, dest, ignore=ignore, symlinks=True)
+
+
+def secure_course_dir(course: Path, uid: int, gid: int) -> None:
+    """Owner: the grader account; group: instructors; dirs 2770, files 0660 (executables 0770)."""
+    for root, dirs, files in os.walk(course):
+        os.chown(root, uid, gid)
+        os.chmod(root, 0o2770)
+        for f in files:
+            p = os.path.join(root, f)
+            if os.path.islink(p):
+                continue
+            os.chown(p, uid, gid)
+            os.chmod(p, 0o770 if os.stat(p).st_mode & 0o100 else 0o660)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--prefix", type=Path, default=Path("/opt/ann-course"))
+    ap.add_argument("--course-dir", type=Path, default=Path("/srv/ann-course/course"))
+    ap.add_argument("--exchange", type=Path, default=Path("/srv/nbgrader/exchange"))
+    ap.add_argument("--state-dir", type=Path, default=Path("/srv/ann-course/hub"))
+    ap.add_argument("--home-base", type=Path, default=Path("/home"),
+                    help="where add_users.py creates homes")
+    ap.add_argument("--python", default="/usr/bin/python3.11",
+                    help="interpreter for the venv; every user must be able to run it")
+    ap.add_argument("--instructors-group", default=f"formgrade-{COURSE_ID}")
+    ap.add_argument("--students-group", default=f"nbgrader-{COURSE_ID}")
+    ap.add_argument("--grader-user", default=f"grader-{COURSE_ID}")
+    ap.add_argument("--site-packages", type=Path, default=None,
+                    help="tests/development only: reuse this environment's packages, install nothing")
+    args = ap.parse_args(argv)
+    if os.geteuid() != 0:
+        raise SystemExit("hub/setup_hub.py creates users, groups and folders: run it as root")
+    os.umask(0o022)
+    prefix, venv = args.prefix.resolve(), args.prefix.resolve() / "venv"
+    for p in (prefix, prefix / "etc", prefix / "bin", prefix / "share"):
+        p.mkdir(parents=True, exist_ok=True)
+        os.chmod(p, 0o755)
+
+    instructors_gid = ensure_group(args.instructors_group)
+    ensure_group(args.students_group)
+    args.home_base.mkdir(parents=True, exist_ok=True)
+    grader = ensure_grader_user(args.grader_user, args.instructors_group, args.home_base)
+
+    make_venv(args.python, venv, args.site_packages.resolve() if args.site_packages else None)
+    write_global_nbgrader_config(venv, args.exchange.resolve())
+    write_role_configs(prefix / "etc")
+    launcher = prefix / "bin" / "ann-singleuser"
+    launcher.write_text(SINGLEUSER.format(venv=venv))
+    launcher.chmod(0o755)
+    lectures = prefix / "share" / "lectures"
+    shutil.rmtree(lectures, ignore_errors=True)
+    shutil.copytree(CHECKOUT / "lectures", lectures,
+                    ignore=shutil.ignore_patterns(*SKIP_ANYWHERE))
+
+    # The exchange: world-writable with the sticky bit, nbgrader's documented set-up.
+    exchange = args.exchange.resolve()
+    exchange.mkdir(parents=True, exist_ok=True)
+    os.chown(exchange, 0, 0)
+    os.chmod(exchange, 0o1777)
+    # The course's part of it belongs to the instructors' group (setgid: inbound/, outbound/ and
+    # feedback/ inherit the group), so that any instructor can release and any can collect: with
+    # nbgrader's groupshared (the instructor and grader roles' config) the inbound folder is then
+    # group-readable, students still only write into it.
+    course_exchange = exchange / COURSE_ID
+    course_exchange.mkdir(exist_ok=True)
+    os.chown(course_exchange, grader.pw_uid, instructors_gid)
+    os.chmod(course_exchange, 0o2775)
+
+    course = args.course_dir.resolve()
+    if not course.exists():
+        course.parent.mkdir(parents=True, exist_ok=True)
+        copy_course(course)
+        secure_course_dir(course, grader.pw_uid, instructors_gid)
+    else:  # an existing course folder is the instructors' work: fix its top level only
+        os.chown(course, grader.pw_uid, instructors_gid)
+        os.chmod(course, 0o2770)
+    link = course / "exchange"
+    if not link.is_symlink():
+        if link.exists():
+            raise SystemExit(f"{link} exists and is not a link to the exchange; move it away")
+        link.symlink_to(exchange)
+        os.lchown(link, grader.pw_uid, instructors_gid)
+    gradebook = course / "gradebook.db"
+    if not gradebook.exists():  # created by the grader account, so it stays the grader's file
+        run(["runuser", "-u", args.grader_user, "--", "env", f"PATH={venv}/bin:/usr/bin:/bin",
+             venv / "bin" / "python", "-c",
+             "import sys; from nbgrader.api import Gradebook; Gradebook(sys.argv[1]).close()",
+             f"sqlite:///{gradebook}"], cwd=course)
+    os.chown(gradebook, grader.pw_uid, instructors_gid)
+    os.chmod(gradebook, 0o660)
+
+    state = args.state_dir.resolve()
+    state.mkdir(parents=True, exist_ok=True)
+    os.chmod(state, 0o700)
+
+    settings = {
+        "course_id": COURSE_ID,
+        "prefix": str(prefix),
+        "venv": str(venv),
+        "course_dir": str(course),
+        "exchange": str(exchange),
+        "state_dir": str(state),
+        "home_base": str(args.home_base.resolve()),
+        "instructors_group": args.instructors_group,
+        "students_group": args.students_group,
+        "grader_user": args.grader_user,
+    }
+    (prefix / "etc" / "hub.json").write_text(json.dumps(settings, indent=2) + "\n")
+    print(f"hub set up: settings in {prefix / 'etc' / 'hub.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
