@@ -2,6 +2,7 @@
 # once it exists: the install reruns only when pyproject.toml changes.
 #
 #   make lab      JupyterLab at the start page, with nbgrader's extensions (students, instructors)
+#   make hub      the course's JupyterHub on this machine (as root): see hub/README.md
 #   make test     the whole test suite (unit tests, every notebook, the nbgrader round trip)
 #   make e2e      the browser tests: JupyterLab in headless Chromium (a student's and instructor's day)
 #   make grade    regenerate releases, autograde submitted/ (or the bundled samples), grades.csv
@@ -35,11 +36,17 @@ TEST_ENV := $(HEADLESS) OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS
 
 # JupyterLab refuses to run as root without --allow-root (containers, CI).
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
+# make hub: an interpreter every user can run (not one in root's home) for the course environment in
+# HUB_PREFIX/venv; where the hub listens (use a TLS reverse proxy in front for a class).
+HUB_PYTHON ?= $(firstword $(wildcard /usr/bin/python3.11) python3.11)
+HUB_PREFIX ?= /opt/ann-course
+HUB_IP     ?= 127.0.0.1
+HUB_PORT   ?= 8000
 
-.PHONY: venv lab test e2e site grade roster grades release bench format clean distclean help
+.PHONY: venv lab hub test e2e site grade roster grades release bench format clean distclean help
 
 help:
-	@sed -n '3,14p' Makefile
+	@sed -n '3,/^$$/p' Makefile
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +59,14 @@ venv: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/jupyter lab --ip=$(HOST) --port=$(PORT) --ServerApp.root_dir=$(CURDIR) \
 		$(ALLOW_ROOT) $(LAB_ARGS) lectures/00_start_here.ipynb
+
+# Sets up (or refreshes) the shared environment, exchange and course folder, then runs the hub in the
+# foreground; users: hub/add_users.py. Needs root. Not the dev .venv: users cannot run root's Python.
+hub:
+	$(HUB_PYTHON) hub/setup_hub.py --prefix $(HUB_PREFIX) --python $(HUB_PYTHON) $(HUB_SETUP_ARGS)
+	cd $(HUB_PREFIX) && ANN_HUB_SETTINGS=$(HUB_PREFIX)/etc/hub.json ANN_HUB_IP=$(HUB_IP) \
+		ANN_HUB_PORT=$(HUB_PORT) $(HUB_PREFIX)/venv/bin/jupyterhub -f $(CURDIR)/hub/jupyterhub_config.py \
+		$(HUB_ARGS)
 
 test: $(STAMP)
 	$(TEST_ENV) $(BIN)/python -m pytest -n $(JOBS) -m "not e2e" $(PYTEST_ARGS)
