@@ -129,8 +129,9 @@ def readable_by_all(path: Path) -> bool:
     return bool(path.stat().st_mode & 0o004)
 
 
-def make_venv(python: str, venv: Path, site_packages: Path | None) -> None:
-    if not readable_by_all(Path(python)):
+def make_venv(python: str, venv: Path, site_packages: Path | None, shared: bool = True) -> None:
+    """``shared``: other users will run it, so check that they can (not for --files-only)."""
+    if shared and not readable_by_all(Path(python)):
         raise SystemExit(f"--python {python} cannot be run by other users (it lives in an unreadable "
                          "folder such as root's home); use Debian's /usr/bin/python3.11")
     if not (venv / "bin" / "python").exists():
@@ -141,7 +142,7 @@ def make_venv(python: str, venv: Path, site_packages: Path | None) -> None:
         # Non-editable: the files land in the venv, readable by all, whatever the checkout's place.
         run([*pip, "--upgrade", f"{CHECKOUT}[hub]"], cwd="/")
         return
-    if not readable_by_all(site_packages):
+    if shared and not readable_by_all(site_packages):
         raise SystemExit(f"--site-packages {site_packages} is not readable by other users")
     pyver = f"python{sys.version_info.major}.{sys.version_info.minor}"
     own = next((venv / "lib").glob("python3*/site-packages"), venv / "lib" / pyver / "site-packages")
@@ -229,10 +230,13 @@ def main(argv=None) -> int:
     ap.add_argument("--instructors-group", default=f"formgrade-{COURSE_ID}")
     ap.add_argument("--students-group", default=f"nbgrader-{COURSE_ID}")
     ap.add_argument("--grader-user", default=f"grader-{COURSE_ID}")
+    ap.add_argument("--files-only", action="store_true",
+                    help="only the environment, configs, launcher and lectures under --prefix (a "
+                         "container image, see deploy/): no users, groups, exchange or course folder")
     ap.add_argument("--site-packages", type=Path, default=None,
                     help="tests/development only: reuse this environment's packages, install nothing")
     args = ap.parse_args(argv)
-    if os.geteuid() != 0:
+    if os.geteuid() != 0 and not args.files_only:
         raise SystemExit("hub/setup_hub.py creates users, groups and folders: run it as root")
     os.umask(0o022)
     prefix, venv = args.prefix.resolve(), args.prefix.resolve() / "venv"
@@ -240,12 +244,8 @@ def main(argv=None) -> int:
         p.mkdir(parents=True, exist_ok=True)
         os.chmod(p, 0o755)
 
-    instructors_gid = ensure_group(args.instructors_group)
-    ensure_group(args.students_group)
-    args.home_base.mkdir(parents=True, exist_ok=True)
-    grader = ensure_grader_user(args.grader_user, args.instructors_group, args.home_base)
-
-    make_venv(args.python, venv, args.site_packages.resolve() if args.site_packages else None)
+    make_venv(args.python, venv, args.site_packages.resolve() if args.site_packages else None,
+              shared=not args.files_only)
     write_global_nbgrader_config(venv, args.exchange.resolve())
     write_role_configs(prefix / "etc")
     launcher = prefix / "bin" / "ann-singleuser"
@@ -255,6 +255,14 @@ def main(argv=None) -> int:
     shutil.rmtree(lectures, ignore_errors=True)
     shutil.copytree(CHECKOUT / "lectures", lectures,
                     ignore=shutil.ignore_patterns(*SKIP_ANYWHERE))
+    if args.files_only:
+        print(f"course environment and configs in {prefix}")
+        return 0
+
+    instructors_gid = ensure_group(args.instructors_group)
+    ensure_group(args.students_group)
+    args.home_base.mkdir(parents=True, exist_ok=True)
+    grader = ensure_grader_user(args.grader_user, args.instructors_group, args.home_base)
 
     # The exchange: world-writable with the sticky bit, nbgrader's documented set-up.
     exchange = args.exchange.resolve()
