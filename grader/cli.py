@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--memory-mb", type=_positive_int, default=4096)
     run.add_argument("--csv", type=Path, default=None, help="default: <course>/grades.csv")
     run.add_argument("--no-release", action="store_true", help="do not regenerate exercises/")
+    run.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                     help="grade on the Dask distributed cluster of this scheduler "
+                          "(e.g. tcp://10.0.0.5:8786); default: grade on this machine")
     run.add_argument("--no-progress", action="store_true")
     run.add_argument("--keep-work", action="store_true",
                      help="keep the scratch folders (job logs, kernel logs) and print where")
@@ -106,9 +109,21 @@ def _run(args, course: Course) -> int:
     opts = pipeline.Options(timeout=int(timeout), job_timeout=args.job_timeout,
                             workers=args.workers,
                             limits=sandbox.Limits(memory_bytes=args.memory_mb * 1024**2))
+    client = None
+    if args.scheduler:  # before anything is written: a missing cluster changes nothing
+        from .distributed import SchedulerUnavailable, connect
+
+        try:
+            client = connect(args.scheduler)
+        except (SchedulerUnavailable, ValueError) as exc:
+            print(f"error: --scheduler: {exc}; nothing was graded or written", file=sys.stderr)
+            return 2
     jobs = pipeline.find_jobs(submitted, course.assignments())
-    print(f"Grading {len(jobs)} submission(s) with {opts.workers} worker(s)"
-          + ("" if sandbox.is_root() else " (not root: no separate uid or mount namespace)") + ".")
+    where = (f"on the Dask cluster at {args.scheduler} "
+             f"({len(client.nthreads())} worker(s))" if client else
+             f"with {opts.workers} worker(s)"
+             + ("" if sandbox.is_root() else " (not root: no separate uid or mount namespace)"))
+    print(f"Grading {len(jobs)} submission(s) {where}.")
     bar = None
     if not args.no_progress:
         from tqdm import tqdm
@@ -116,7 +131,9 @@ def _run(args, course: Course) -> int:
         bar = tqdm(total=len(jobs), unit="submission", file=sys.stderr)
     results = pipeline.grade_course(course, submitted, opts, release=not args.no_release,
                                     csv_path=args.csv, progress=(lambda r: bar.update()) if bar
-                                    else None, keep_work=args.keep_work)
+                                    else None, keep_work=args.keep_work, client=client)
+    if client is not None:
+        client.close()
     if bar:
         bar.close()
     print(report.table(results))

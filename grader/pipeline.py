@@ -86,8 +86,11 @@ def find_jobs(submitted: Path, assignments: list[str]) -> list[Job]:
     return jobs
 
 
-def build_template(course: Course, work_root: Path, assignments: list[str]) -> Path:
-    """A scratch course whose gradebook knows every assignment (generated from the sources)."""
+def build_template(course: Course, work_root: Path, assignments: list[str],
+                   due_dates: dict | None = None) -> Path:
+    """A scratch course whose gradebook knows every assignment (generated from the sources) and the
+    due dates the instructor set (``nbgrader db assignment add A --duedate=...``), so that each job's
+    autograde computes lateness and the late penalty as plain nbgrader would."""
     template = work_root / "template"
     template.mkdir(mode=0o700)
     for a in assignments:
@@ -97,28 +100,34 @@ def build_template(course: Course, work_root: Path, assignments: list[str]) -> P
         result = api.generate_assignment(a, force=True)
         if not result["success"]:
             raise RuntimeError(f"nbgrader could not generate {a}:\n{result.get('error', '')}")
-    _copy_due_dates(course.root / "gradebook.db", template / "gradebook.db", assignments)
+    if due_dates is None:
+        due_dates = read_due_dates(course, assignments)
+    if due_dates:
+        from nbgrader.api import Gradebook
+
+        with Gradebook(f"sqlite:///{template / 'gradebook.db'}") as gb:
+            for a, duedate in due_dates.items():
+                gb.update_or_create_assignment(a, duedate=duedate)
     return template
 
 
-def _copy_due_dates(course_db: Path, template_db: Path, assignments: list[str]) -> None:
-    """The due dates the instructor set (``nbgrader db assignment add A --duedate=...``), so that
-    each job's autograde computes lateness and the late penalty as plain nbgrader would."""
-    if not course_db.exists():
-        return
+def read_due_dates(course: Course, assignments: list[str]) -> dict:
+    """assignment -> due date (a naive UTC datetime), for those that have one in the gradebook."""
+    db = course.root / "gradebook.db"
+    if not db.exists():
+        return {}
     from nbgrader.api import Gradebook, MissingEntry
 
-    with Gradebook(f"sqlite:///{course_db}") as gb:
-        due = {}
+    due = {}
+    with Gradebook(f"sqlite:///{db}") as gb:
         for a in assignments:
             try:
-                due[a] = gb.find_assignment(a).duedate
+                duedate = gb.find_assignment(a).duedate
             except MissingEntry:
-                pass
-    with Gradebook(f"sqlite:///{template_db}") as gb:
-        for a, duedate in due.items():
+                continue
             if duedate is not None:
-                gb.update_or_create_assignment(a, duedate=duedate)
+                due[a] = duedate
+    return due
 
 
 def reference_probes(course: Course, template: Path, assignment: str, opts: Options,
@@ -348,13 +357,19 @@ def _child(job, course, template, work_root, slot, opts, reference, out_path, pr
 # many jobs
 
 
-def run_jobs(jobs: list[Job], course: Course, opts: Options, progress=None) -> list[Result]:
-    """Grade ``jobs`` with ``opts.workers`` workers; results in the order of ``jobs``."""
+def run_jobs(jobs: list[Job], course: Course, opts: Options, progress=None, *,
+             due_dates: dict | None = None, prior: list | None = None):
+    """Grade ``jobs`` with ``opts.workers`` workers.
+
+    Returns the results in the order of ``jobs`` and the scratch folder that holds each job's
+    products (``Result.job_dir``). ``due_dates`` and ``prior`` (see :func:`read_due_dates`,
+    :func:`read_prior`) default to the course gradebook's; a remote worker is handed them instead.
+    """
     with sandbox.lease_slots(max(1, opts.workers)) as slots:
-        return _run_jobs(jobs, course, opts, progress, slots)
+        return _run_jobs(jobs, course, opts, progress, slots, due_dates, prior)
 
 
-def _run_jobs(jobs, course, opts, progress, slots):
+def _run_jobs(jobs, course, opts, progress, slots, due_dates=None, prior=None):
     work_root = Path(tempfile.mkdtemp(prefix="grading-", dir=opts.work_root or "/var/tmp"))
     os.chmod(work_root, 0o711)
     results: dict[int, Result] = {}
@@ -373,11 +388,12 @@ def _run_jobs(jobs, course, opts, progress, slots):
         if opts.zygote:
             zygote = zygote_mod.start(work_root)
         assignments = sorted({j.assignment for j in jobs})
-        template = build_template(course, work_root, assignments)
+        template = build_template(course, work_root, assignments, due_dates)
         if zygote is not None:
             opts = replace(opts, zygote_socket=zygote_mod.wait_ready(zygote))
         refs = {a: reference_probes(course, template, a, opts, slots[0]) for a in assignments}
-        prior = read_prior(course, jobs)
+        if prior is None:
+            prior = read_prior(course, jobs)
         pending = list(enumerate(jobs))
         running: dict[int, tuple] = {}  # slot -> (index, process, deadline, out_path)
         free = list(slots)
@@ -610,11 +626,14 @@ def read_back(results: list[Result], course: Course) -> None:
 
 
 def grade_course(course: Course, submitted: Path, opts: Options, *, release: bool = True,
-                 csv_path: Path | None = None, progress=None, keep_work: bool = False):
+                 csv_path: Path | None = None, progress=None, keep_work: bool = False,
+                 client=None):
     """The whole pipeline behind ``make grade``; returns this run's results.
 
     ``grades.csv`` lists every submission graded so far (this run's and earlier runs'), each read
-    back from the gradebook, so that it agrees with the formgrader.
+    back from the gradebook, so that it agrees with the formgrader. With a ``distributed.Client``
+    (see :mod:`grader.distributed`) the jobs are graded on that Dask cluster; the merge still runs
+    here, once.
     """
     assignments = course.assignments()
     if release:
@@ -628,7 +647,14 @@ def grade_course(course: Course, submitted: Path, opts: Options, *, release: boo
     unknown = unknown_submissions(submitted, assignments)
     if not jobs and not unknown:
         return []
-    results, work_root = run_jobs(jobs, course, opts, progress) if jobs else ([], None)
+    if not jobs:
+        results, work_root = [], None
+    elif client is not None:
+        from .distributed import run_jobs_on_cluster
+
+        results, work_root = run_jobs_on_cluster(jobs, course, opts, client, progress)
+    else:
+        results, work_root = run_jobs(jobs, course, opts, progress)
     results += unknown
     try:
         merge(results, course)

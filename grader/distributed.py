@@ -1,0 +1,185 @@
+"""Grading on a Dask distributed cluster: ``python -m grader run --scheduler tcp://host:8786``.
+
+The instructor's process stays the only one that touches the course: it packs the assignments'
+sources and each submission into bytes, sends them through Dask (no shared filesystem), and merges
+what comes back into the gradebook itself, once per submission. A Dask worker unpacks them into a
+scratch course of its own and grades with the same pipeline as a local run (:func:`run_jobs`: the
+integrity check, the sandboxed kernel, the hidden checks, the feedback), then sends back each job's
+result and its products (the job's gradebook, ``autograded/`` and ``feedback/``) as bytes.
+
+Jobs travel in chunks, a few per worker thread, so that a worker builds its scratch course once per
+chunk rather than once per submission. A worker that dies mid-chunk is handled by Dask: the
+scheduler gives the chunk to another worker (up to ``distributed.scheduler.allowed-failures``
+times); a chunk that still fails comes back as ``failed`` for each of its submissions, with the
+reason. Nothing is merged twice: the merge runs after all chunks are in, one result per submission.
+
+A worker needs the course package installed (``pip install .`` of this repository, or its image)
+and, for the full sandbox, to run as root or as a user with unprivileged user namespaces; see
+``docs/grading.md``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import math
+import shutil
+import tarfile
+import tempfile
+from dataclasses import asdict, replace
+from pathlib import Path
+
+from .course import Course
+from .pipeline import FAILED, Job, Options, Result, read_due_dates, read_prior, run_jobs
+
+
+class SchedulerUnavailable(RuntimeError):
+    """No Dask scheduler answered at the address given."""
+
+
+def connect(address: str, timeout: float = 10.0):
+    """A ``distributed.Client`` for ``address``; :class:`SchedulerUnavailable` when none answers."""
+    if not isinstance(address, str) or not address.strip():
+        raise ValueError(f"scheduler must be an address such as tcp://127.0.0.1:8786, got {address!r}")
+    from distributed import Client
+
+    try:
+        client = Client(address, timeout=timeout, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise SchedulerUnavailable(f"no Dask scheduler answered at {address} within {timeout:g} s "
+                                   f"({type(exc).__name__}: {exc})") from None
+    if not client.scheduler_info().get("workers"):
+        try:
+            client.wait_for_workers(1, timeout=timeout)
+        except (OSError, TimeoutError) as exc:
+            client.close()
+            raise SchedulerUnavailable(f"the Dask scheduler at {address} has no worker "
+                                       f"({type(exc).__name__})") from None
+    return client
+
+
+# ---------------------------------------------------------------------------------------------
+# bytes in, bytes out
+
+
+def _pack(folder: Path, arcname: str = ".") -> bytes:
+    """``folder`` as a gzipped tar; links are left out (a submission never needs them)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        tar.add(folder, arcname=arcname, filter=lambda m: None if m.issym() or m.islnk() else m)
+    return buf.getvalue()
+
+
+def _unpack(data: bytes, dest: Path) -> None:
+    dest.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        tar.extractall(dest, filter="data")
+
+
+def _products(result: Result) -> bytes:
+    """What the merge needs of a job: its gradebook, ``autograded/`` and ``feedback/``."""
+    job_dir = Path(result.job_dir)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        skip = lambda m: None if m.issym() or m.islnk() else m  # noqa: E731
+        for rel in ("gradebook.db", f"autograded/{result.student}/{result.assignment}",
+                    f"feedback/{result.student}/{result.assignment}"):
+            if (job_dir / rel).exists():
+                tar.add(job_dir / rel, arcname=rel, filter=skip)
+    return buf.getvalue()
+
+
+def grade_chunk(course_bytes: bytes, chunk: list[dict], opts: Options) -> list[tuple[dict, bytes]]:
+    """Runs on a Dask worker: grade ``chunk`` in a scratch course made from ``course_bytes``.
+
+    Each item of ``chunk`` has ``student``, ``assignment``, ``submission`` (bytes), ``prior`` and
+    ``due_dates``. Returns, per item and in order, the result as a dict and the job's products.
+    """
+    import multiprocessing
+
+    if multiprocessing.current_process().daemon:
+        raise RuntimeError("this Dask worker runs as a daemonic process, which may not start the "
+                           "grading workers: start it with DASK_DISTRIBUTED__WORKER__DAEMON=False "
+                           "(or dask worker --no-nanny)")
+    keep = bool(os.environ.get("GRADER_KEEP_WORK"))  # for debugging a worker: keep its scratch
+    scratch = Path(tempfile.mkdtemp(prefix="grader-dask-"))
+    try:
+        root = scratch / "course"
+        _unpack(course_bytes, root)
+        jobs = []
+        for item in chunk:
+            folder = root / "submitted" / item["student"] / item["assignment"]
+            _unpack(item["submission"], folder)
+            jobs.append(Job(item["student"], item["assignment"], folder))
+        due = chunk[0]["due_dates"] if chunk else {}
+        results, work_root = run_jobs(jobs, Course(root), replace(opts, work_root=None),
+                                      due_dates=due, prior=[item["prior"] for item in chunk])
+        try:
+            return [(asdict(r), _products(r) if r.job_dir and r.status != FAILED else b"")
+                    for r in results]
+        finally:
+            if not keep:
+                shutil.rmtree(work_root, ignore_errors=True)
+    finally:
+        if not keep:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# the instructor's side
+
+
+def run_jobs_on_cluster(jobs: list[Job], course: Course, opts: Options, client, progress=None,
+                        *, chunks_per_thread: int = 2):
+    """Grade ``jobs`` on the cluster behind ``client``; the same return value as :func:`run_jobs`.
+
+    Every job comes back exactly once: graded, or ``failed`` with the reason when its chunk could
+    not be graded on any worker.
+    """
+    from distributed import as_completed
+
+    work_root = Path(tempfile.mkdtemp(prefix="grading-", dir=opts.work_root or "/var/tmp"))
+    assignments = sorted({j.assignment for j in jobs})
+    staging = work_root / "course"
+    for a in assignments:
+        shutil.copytree(course.solutions / a, staging / "solutions" / a)
+    course_future = client.scatter(_pack(staging), broadcast=True)
+    shutil.rmtree(staging)
+    due = read_due_dates(course, assignments)
+    prior = read_prior(course, jobs)
+    threads = max(1, sum(client.nthreads().values()))
+    size = max(1, math.ceil(len(jobs) / (threads * chunks_per_thread)))
+    chunks = [list(range(i, min(i + size, len(jobs)))) for i in range(0, len(jobs), size)]
+    remote_opts = replace(opts, workers=1, work_root=None, zygote_socket=None)
+    futures = {}
+    for n, indices in enumerate(chunks):
+        items = [{"student": jobs[i].student, "assignment": jobs[i].assignment,
+                  "submission": _pack(jobs[i].submission), "prior": prior[i], "due_dates": due}
+                 for i in indices]
+        future = client.submit(grade_chunk, course_future, items, remote_opts, pure=False,
+                               key=f"grade-chunk-{n}-{work_root.name}")
+        futures[future.key] = (future, indices)
+    results: dict[int, Result] = {}
+    for future in as_completed([f for f, _ in futures.values()], loop=client.loop):
+        _, indices = futures[future.key]
+        try:
+            returned = future.result()
+        except Exception as exc:  # a chunk lost on every worker it was given: failed, with why
+            reason = f"the Dask cluster could not grade it: {type(exc).__name__}: {exc}"[:300]
+            for i in indices:
+                results[i] = Result(jobs[i].student, jobs[i].assignment, FAILED, reason)
+                if progress is not None:
+                    progress(results[i])
+            continue
+        for i, (data, products) in zip(indices, returned):
+            result = Result(**data)
+            if products:
+                local = work_root / f"job-{i}"
+                _unpack(products, local)
+                result.job_dir = str(local)
+            else:
+                result.job_dir = ""
+            results[i] = result
+            if progress is not None:
+                progress(result)
+    return [results[i] for i in range(len(jobs))], work_root
