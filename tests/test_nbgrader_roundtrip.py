@@ -15,7 +15,9 @@ student's release, and must be in the autograded notebook the formgrader shows t
 
 from __future__ import annotations
 
+import html
 import json
+import re
 
 import pytest
 from coursekit import (
@@ -215,3 +217,46 @@ def test_rubric_reaches_graders_in_the_autograded_notebook(assignment, tmp_path_
                 assert not missing, (f"the formgrader's notebook of {student} "
                                      f"(autograded/{student}/{assignment}/{nb.name}) lacks {gid}'s "
                                      f"rubric: {missing}")
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z]+", text.lower())
+
+
+def _ngrams(text: str, n: int = 6) -> set[tuple]:
+    """Runs of n words of a text's prose (math and code spans left out), to find it rendered."""
+    prose = re.sub(r"\$\$.*?\$\$|\$[^$]*\$|`[^`]*`", " ", text, flags=re.DOTALL)
+    words = _words(prose)
+    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+
+
+def _html_ngrams(path, n: int = 6) -> set[tuple]:
+    page = path.read_text(encoding="utf-8")
+    page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.DOTALL | re.IGNORECASE)
+    words = _words(html.unescape(re.sub(r"<[^>]+>", " ", page)))
+    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+
+
+@pytest.mark.grading
+@pytest.mark.parametrize("assignment", PARAMS)
+def test_feedback_shows_the_written_question_but_not_its_rubric(assignment, tmp_path_factory):
+    """Feedback goes to the student: it renders the autograded notebook, rubric removed."""
+    course, result = graded(assignment, tmp_path_factory)
+    nbgrader(course, "generate_feedback", assignment, "--force")
+    for nb in notebooks(REPO / "solutions" / assignment):
+        release = load_json(REPO / "exercises" / assignment / nb.name)
+        shown = _ngrams("\n".join(source(c) for c in release["cells"]))
+        found = rubrics(nb)
+        for student in result:
+            submitted = load_json(course / "submitted" / student / assignment / nb.name)
+            answers = "\n".join(source(c) for c in submitted["cells"]
+                                if c["metadata"].get("nbgrader", {}).get("grade_id") in found)
+            page = _html_ngrams(course / "feedback" / student / assignment / f"{nb.stem}.html")
+            assert len(shown & page) > len(shown) / 2, (
+                f"{student}'s feedback on {assignment} does not even show the release's text")
+            for gid, rubric in found.items():
+                private = _ngrams(rubric) - shown - _ngrams(answers)
+                assert private, f"{gid}: the rubric repeats the question and the answer"
+                leaked = private & page
+                assert not leaked, (f"{student}'s feedback on {assignment} shows {gid}'s rubric: "
+                                    f"{[' '.join(w) for w in sorted(leaked)[:5]]}")
