@@ -84,7 +84,8 @@ def kernel_environment() -> None:
 
     The tests use MPLBACKEND=Agg, which draws nothing into a notebook's outputs; the site needs the
     figures, so its kernels use matplotlib's inline backend: just as headless (it renders with Agg
-    to PNG) but it puts every figure into the cell's output.
+    to PNG) but it puts every figure into the cell's output. Progress bars are switched off: on a
+    static page a tqdm widget could only show its first state ("0/40"), never the finished run.
     """
     os.environ.update(
         {
@@ -93,6 +94,7 @@ def kernel_environment() -> None:
             "OPENBLAS_NUM_THREADS": "1",
             "MKL_NUM_THREADS": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
+        "TQDM_DISABLE": "1",
         }
     )
 
@@ -107,9 +109,10 @@ def build(out: Path = OUT, work: Path = WORK, quiet: bool = False) -> float:
     python3_kernel(work / "jupyter")
     kernel_environment()
     # MyST-NB writes the figures next to the output folder (html/../jupyter_execute), so Sphinx
-    # writes into the work folder and the finished site is moved to ``out``.
+    # writes into the work folder and the finished site replaces ``out`` (a failed build keeps
+    # the last good site).
     html = work / "html"
-    for old in (html, work / "jupyter_execute", out):
+    for old in (html, work / "jupyter_execute"):
         if old.exists():
             shutil.rmtree(old)
     args = ["-b", "html", "-E", "-c", str(SITE), "-d", str(work / "doctrees"), str(src), str(html)]
@@ -122,6 +125,8 @@ def build(out: Path = OUT, work: Path = WORK, quiet: bool = False) -> float:
     if missing:
         raise SystemExit(f"no page was written for {[str(p.relative_to(src)) for p in missing]}")
     (html / ".nojekyll").touch()
+    if out.exists():
+        shutil.rmtree(out)
     shutil.move(html, out)
     return time.monotonic() - start
 

@@ -29,6 +29,7 @@ exclude_patterns = ["_build", "**/.ipynb_checkpoints"]
 
 # MyST: $...$ / $$...$$ maths and LaTeX environments, as Jupyter renders them.
 myst_enable_extensions = ["dollarmath", "amsmath"]
+myst_dmath_double_inline = True  # $$...$$ inside a paragraph, as the lectures write it
 myst_heading_anchors = 3
 myst_heading_slug_func = jupyterlab_slug  # the lectures link to #Recurrent-layers etc.
 suppress_warnings = ["config.cache"]  # the slug function is not cached; every build is fresh
