@@ -278,6 +278,11 @@ def test_only_instructors_reach_the_formgrader(hub, sessions):
     api = sessions["i1"].get(f"{hub.url}/services/ann-course/formgrader/api/assignments",
                              timeout=60)
     assert api.status_code == 200 and ASSIGNMENT in {a["name"] for a in api.json()}
+    # add_users.py put the roster's students into the gradebook the formgrader shows.
+    students = sessions["i1"].get(f"{hub.url}/services/ann-course/formgrader/api/students",
+                                  timeout=60).json()
+    by_id = {st["id"]: st for st in students}
+    assert by_id[hub.names["s1"]]["last_name"] == "Lovelace" and hub.names["s2"] in by_id
     # The instructor's own server has the course list (it points to the service), no formgrader.
     own = f"{hub.url}/user/{hub.names['i1']}"
     assert sessions["i1"].get(f"{own}/formgrader", timeout=30).status_code == 404
