@@ -2,12 +2,15 @@
 
 :func:`prepare` writes, for one grading job, a kernelspec directory (put it on ``JUPYTER_PATH``) whose
 kernel runs :mod:`grader.kernel_launcher` with the job's limits. What the sandbox gives depends on the
-grader's rights:
+grader's rights, as :func:`mode` finds them out (by trying) and says in one line:
 
 - always: resource limits (address space, CPU seconds, file size, processes, no core files), a
   working directory that is a scratch copy of the one submission, and a private HOME/IPython dir;
-- as root: a separate uid per worker (no account needed), and a new mount namespace (``unshare -m``)
-  in which the course's private folders are empty and ``/tmp`` is private.
+- with namespaces (as root, or unprivileged where user namespaces are allowed): its own mount,
+  network and PID namespaces: only its own loopback, only its own processes, the course's private
+  folders, the grading run's other jobs and the grader's home hidden, every other mount read-only;
+- as root, in addition: a separate uid per worker (no account needed). Unprivileged, the kernel
+  keeps the grader's uid (in a user namespace that maps only it, with no capabilities left).
 
 Worker slots are leased (:func:`lease_slots`): two grading runs on one machine (``make grade`` while
 the formgrader autogrades, two test workers) never share a uid, so one run's :func:`kill_uid` can
@@ -20,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import sys
 import time
@@ -80,9 +82,11 @@ class SandboxConfig:
     workdir: str
     uid: int | None
     gid: int | None
-    namespace: bool
+    namespace: str | None  # "root", "user" (a user namespace) or None (see mode())
     hide: list = field(default_factory=list)
     expose: list = field(default_factory=list)
+    private: list = field(default_factory=list)  # seen empty, but for expose and writable
+    writable: list = field(default_factory=list)  # besides workdir: the kernel's socket folder
     limits: Limits = field(default_factory=Limits)
     log: str = ""
 
@@ -94,6 +98,72 @@ class SandboxConfig:
 
 def is_root() -> bool:
     return os.geteuid() == 0
+
+
+MODE_ENV = "GRADER_SANDBOX_MODE"  # "uid:mode", the answer of mode(), for the grader's workers
+MODES = {
+    "root": None,
+    "user namespaces": None,
+    "root without namespaces": (
+        "WARNING: running as root but namespaces cannot be created here (unshare(2) refused): "
+        "grading kernels run as their own uid with resource limits, but they can open network "
+        "connections, see the processes of the machine, and read every world-readable file, "
+        "including the course's hidden tests if solutions/ is world-readable."),
+    "none": (
+        "WARNING: not root and unprivileged user namespaces are not available here: grading "
+        "kernels run as this user with only resource limits; they can read the hidden tests "
+        "(solutions/), gradebook.db and other students' work, open network connections, and see "
+        "and signal this user's processes. Grade as root, or allow user namespaces "
+        "(sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0)."),
+}
+
+
+def _namespaces_work(kind: str) -> bool:
+    """Run :func:`grader.kernel_launcher.selftest` (every step the kernels take) in a throwaway
+    process."""
+    import subprocess
+    import tempfile
+
+    from . import kernel_launcher
+
+    with tempfile.TemporaryDirectory(prefix="grader-selftest-") as tmp:
+        try:
+            proc = subprocess.run([sys.executable, "-I", "-S", kernel_launcher.__file__,
+                                   "--selftest", kind], cwd=tmp, check=False,
+                                  capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+    return proc.returncode == 0
+
+
+def mode() -> tuple[str, str | None]:
+    """How grading kernels are isolated on this machine, and the warning to print, if any.
+
+    Returns
+    -------
+    name : str
+        ``"root"`` (namespaces and a uid per worker), ``"user namespaces"`` (unprivileged grader,
+        namespaces through a user namespace), ``"root without namespaces"`` or ``"none"``.
+    warning : str or None
+        One line saying what is not protected (``None`` when namespaces work), for the start of a
+        grading run.
+
+    The answer is found by trying (a throwaway process takes every step a kernel takes) and kept in
+    the environment (``GRADER_SANDBOX_MODE``), so the grader's workers inherit it.
+    """
+    uid, _, name = os.environ.get(MODE_ENV, "").partition(":")
+    if name not in MODES or uid != str(os.geteuid()):  # not found out yet, or by another user
+        if is_root():
+            name = "root" if _namespaces_work("root") else "root without namespaces"
+        else:
+            name = "user namespaces" if _namespaces_work("user") else "none"
+        os.environ[MODE_ENV] = f"{os.geteuid()}:{name}"
+    return name, MODES[name]
+
+
+def _namespace_kind() -> str | None:
+    """The ``namespace`` entry of the kernel's configuration (see grader.kernel_launcher)."""
+    return {"root": "root", "user namespaces": "user"}.get(mode()[0])
 
 
 SLOT_COUNT = 1024  # uids BASE_UID .. BASE_UID + SLOT_COUNT - 1
@@ -113,6 +183,7 @@ def lease_slots(count: int):
     slots : list of int
         ``count`` slot numbers, for :func:`uid_for_worker`.
     """
+    mode()  # found out once, here, so every worker forked later inherits the answer
     if not is_root():
         yield list(range(count))
         return
@@ -158,12 +229,14 @@ def prepare(job_dir: Path, workdir: Path, slot: int, hide: list[str], limits: Li
     """
     uid = uid_for_worker(slot)
     workdir.mkdir(parents=True, exist_ok=True)
+    ipc = job_dir / "ipc"  # the kernel's sockets (see course.nbgrader_config)
     cfg = SandboxConfig(str(workdir), uid, NOGROUP if uid is not None else None,
-                        namespace=is_root() and shutil.which("unshare") is not None,
+                        namespace=_namespace_kind(),
                         hide=list(dict.fromkeys([str(p) for p in hide] + _code_roots_private())),
                         limits=limits,
                         expose=sorted({os.path.realpath(sys.base_prefix),
                                        os.path.realpath(sys.prefix), *CODE_ROOTS}),
+                        private=_private_folders(job_dir), writable=[str(ipc)],
                         log=str(job_dir / "kernel.log"))
     spec_root = job_dir / "kernelspec"
     spec_dir = spec_root / "kernels" / KERNEL_NAME
@@ -174,7 +247,6 @@ def prepare(job_dir: Path, workdir: Path, slot: int, hide: list[str], limits: Li
     (spec_dir / "kernel.json").write_text(json.dumps(
         {"argv": argv, "display_name": "Python 3 (grading sandbox)", "language": "python",
          "env": {"PYTHONPATH": os.environ.get("GRADER_KERNEL_PYTHONPATH", "")}}))
-    ipc = job_dir / "ipc"  # the kernel's sockets (see course.nbgrader_config)
     ipc.mkdir(mode=0o700, exist_ok=True)
     if uid is not None:
         os.chown(ipc, uid, NOGROUP)
@@ -185,6 +257,20 @@ def prepare(job_dir: Path, workdir: Path, slot: int, hide: list[str], limits: Li
         for path in [workdir, *workdir.rglob("*")]:
             os.chown(path, uid, NOGROUP)
     return spec_root
+
+
+def _private_folders(job_dir: Path) -> list[str]:
+    """Folders the kernel sees empty (besides /tmp, /var/tmp, /dev/shm): the grading run's scratch
+    folder (the other jobs, the template course, the zygote's socket) and the grader's home."""
+    import pwd
+
+    folders = [os.path.realpath(job_dir.parent)]
+    try:
+        folders.append(os.path.realpath(pwd.getpwuid(os.getuid()).pw_dir))
+    except KeyError:
+        pass
+    folders.append(os.path.realpath(os.path.expanduser("~")))
+    return [f for f in dict.fromkeys(folders) if f != "/"]
 
 
 def kernel_argv(cfg_path: Path, args: list[str], zygote: str | None) -> list[str]:

@@ -17,7 +17,7 @@ Processes and protocol:
   exits with the child's code. When the stub dies (jupyter_client kills it), the zygote kills the
   child, so no kernel outlives its stub.
 * If the zygote cannot be reached, the stub starts the kernel the direct way instead
-  (``unshare -m`` + :mod:`grader.kernel_launcher`), so a lost zygote costs time, never a grade.
+  (:mod:`grader.kernel_launcher` from scratch), so a lost zygote costs time, never a grade.
 
 Fairness: a forked kernel gets fresh random seeds (``random``, NumPy's global generator), its own
 working folder at ``sys.path[0]`` and the environment of :func:`grader.kernel_launcher.kernel_env`,
@@ -29,7 +29,6 @@ from __future__ import annotations
 import json
 import os
 import selectors
-import shutil
 import signal
 import socket
 import subprocess
@@ -46,13 +45,8 @@ FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT, signal.SIGHUP, signa
 
 
 def direct_argv(config: str, args: list[str]) -> list[str]:
-    """The kernel's command without a zygote (as the kernelspec ran it before)."""
-    with open(config, encoding="utf-8") as fh:
-        namespace = json.load(fh).get("namespace")
-    argv = [sys.executable, "-m", "grader.kernel_launcher", config, *args]
-    if namespace and shutil.which("unshare"):
-        argv = ["unshare", "-m", "--propagation", "private", *argv]
-    return argv
+    """The kernel's command without a zygote: :mod:`grader.kernel_launcher` makes the namespaces."""
+    return [sys.executable, "-m", "grader.kernel_launcher", config, *args]
 
 
 def stub(sock_path: str, config: str, args: list[str]) -> int:
