@@ -28,7 +28,7 @@ class HideHiddenTests(ClearHiddenTests):
                                ).tag(config=True)
 
     def preprocess_cell(self, cell, resources, cell_index):
-        if self._remove_hidden_test_region(cell):
+        if self._remove_hidden_test_region(cell) and cell.cell_type == "code":
             cell.source = cell.source.rstrip("\n") + "\n" + HIDDEN_NOTE
         is_test = utils.is_grade(cell) and not utils.is_solution(cell)
         for out in cell.get("outputs", []):

@@ -87,3 +87,13 @@ def test_feedback_leaves_a_student_answers_traceback_alone_and_caps_output():
     out, _ = HideHiddenTests(max_output_chars=100).preprocess_cell(cell, {}, 0)
     assert len(out.outputs[0]["traceback"]) == 3
     assert len(out.outputs[1]["text"]) < 200 and "cut" in out.outputs[1]["text"]
+
+
+def test_a_rubric_in_a_markdown_cell_is_removed_without_a_code_comment():
+    cell = nbformat.v4.new_markdown_cell("Explain why.\n<!-- ### BEGIN HIDDEN TESTS -->\n"
+                                         "Rubric: one point for kappa.\n<!-- ### END HIDDEN TESTS -->")
+    cell.metadata["nbgrader"] = {"grade": False, "solution": False, "locked": True,
+                                 "grade_id": "q_text"}
+    out, _ = HideHiddenTests().preprocess_cell(cell, {}, 0)
+    assert "Rubric" not in out.source and HIDDEN_NOTE not in out.source
+    assert out.source.strip() == "Explain why."
