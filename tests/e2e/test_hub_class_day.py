@@ -1,0 +1,103 @@
+"""A class day on the course's JupyterHub, in Chromium: an instructor releases an exercise, a student
+logs in through the hub's login page, fetches and submits it in JupyterLab's Assignment List, the
+grader account collects it and the instructor sees the course in the formgrader; students are kept
+out of the formgrader and of each other's servers.
+
+The hub is tests/hubkit.py's throw-away hub (root only: Unix users). Screenshots of each end state
+land in test-artifacts/e2e/hub-*.png.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hubkit import PASSWORD, as_user, running_hub
+
+ASSIGNMENT = "01_activations"
+NOTEBOOK = "activations.ipynb"
+
+
+@pytest.fixture(scope="module")
+def hub(chromium):
+    with running_hub() as h:
+        yield h
+
+
+@pytest.fixture
+def log_in(browser, hub):
+    contexts = []
+
+    def open_as(key: str):
+        user = hub.names[key]
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        context.set_default_timeout(90_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(f"{hub.url}/hub/login")
+        page.fill("#username_input", user)
+        page.fill("#password_input", PASSWORD)
+        page.click("#login_submit")
+        # The hub starts the user's server and sends the browser on to its JupyterLab.
+        page.wait_for_url(re.compile(rf"/user/{re.escape(user)}/lab"), timeout=180_000)
+        page.locator(".lm-MenuBar-item", has_text="Nbgrader").first.wait_for(timeout=120_000)
+        return page
+
+    yield open_as
+    for context in contexts:
+        context.close()
+
+
+def nbgrader_menu(page) -> list[str]:
+    page.locator(".lm-MenuBar-item", has_text="Nbgrader").first.click()
+    items = page.locator(".lm-Menu-item:visible .lm-Menu-itemLabel").all_inner_texts()
+    page.keyboard.press("Escape")
+    return [i.strip() for i in items if i.strip()]
+
+
+def test_release_fetch_submit_collect(hub, log_in, shot):
+    i1, s1, grader = hub.names["i1"], hub.names["s1"], hub.names["grader"]
+    released = as_user(i1, "nbgrader", "release_assignment", ASSIGNMENT, cwd=hub.course,
+                       env=hub.nbgrader_env(i1, "instructor"))
+    assert released.returncode == 0, released.stdout + released.stderr
+
+    page = log_in("s1")
+    try:
+        assert "Formgrader" not in nbgrader_menu(page)
+        page.locator(".lm-MenuBar-item", has_text="Nbgrader").first.click()
+        page.get_by_role("menuitem", name=re.compile(r"^Assignment List")).click()
+        row = page.locator("#released_assignments_list .list_item", has_text=ASSIGNMENT)
+        row.get_by_role("button", name="Fetch").click()
+        fetched = page.locator("#fetched_assignments_list .list_item", has_text=ASSIGNMENT).first
+        fetched.get_by_role("button", name="Submit").click()
+        page.locator("#submitted_assignments_list .list_item", has_text=ASSIGNMENT).first.wait_for()
+    finally:
+        shot(page, "hub-student-assignment-list")
+    assert (hub.home(s1) / "ann-course" / ASSIGNMENT / NOTEBOOK).is_file()
+
+    collected = as_user(grader, "nbgrader", "collect", ASSIGNMENT, cwd=hub.course,
+                        env=hub.nbgrader_env(grader, "grader"))
+    assert collected.returncode == 0, collected.stdout + collected.stderr
+    assert (hub.course / "submitted" / s1 / ASSIGNMENT / NOTEBOOK).is_file()
+
+    teacher = log_in("i1")
+    try:
+        teacher.goto(f"{hub.url}/services/ann-course/formgrader")
+        teacher.locator("#main-table td", has_text=ASSIGNMENT).first.wait_for()
+        teacher.get_by_role("link", name="Manage Students").click()
+        teacher.locator("#main-table td", has_text="Lovelace").first.wait_for()
+    finally:
+        shot(teacher, "hub-instructor-formgrader")
+
+
+def test_students_are_kept_out_of_the_formgrader_and_other_servers(hub, log_in, shot):
+    page = log_in("s2")
+    try:
+        response = page.goto(f"{hub.url}/services/ann-course/formgrader")
+        assert response.status in (403, 404), (response.status, page.url)
+        assert page.locator("#main-table").count() == 0
+        for other in (hub.names["s1"], hub.names["i1"]):
+            response = page.goto(f"{hub.url}/user/{other}/lab")
+            assert response.status in (403, 404), (other, response.status, page.url)
+    finally:
+        shot(page, "hub-student-kept-out")

@@ -1,0 +1,220 @@
+"""A throw-away JupyterHub of the course, for tests/hub and tests/e2e (needs root).
+
+``running_hub()`` sets it up with hub/setup_hub.py and hub/add_users.py exactly as ``make hub`` does,
+but in a temporary folder, on free loopback ports, with throw-away users (``anntest-<random>-...``)
+and groups that are removed afterwards, together with every process they ran. The environment the
+users' servers run in reuses this test run's packages (``--site-packages``) instead of installing.
+Logins go through the hub's login form with a shared test password (``ANN_HUB_TEST_MODE``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import requests
+from labkit import free_port
+
+REPO = Path(__file__).resolve().parents[1]
+PASSWORD = secrets.token_urlsafe(16)
+
+
+def require_root_and_proxy() -> None:
+    """Skip (not root) or fail (no proxy) with the reason, before anything is created."""
+    if os.geteuid() != 0:
+        pytest.skip("the hub tests create Unix users and run servers as them: they need root "
+                    "(CI runs as root)")
+    if not shutil.which("configurable-http-proxy"):
+        pytest.fail("configurable-http-proxy is missing: npm install -g configurable-http-proxy")
+
+
+def readable_by_all(path: Path) -> bool:
+    path = path.resolve()
+    return all(p.stat().st_mode & 0o001 for p in [path, *path.parents]) and bool(
+        path.stat().st_mode & 0o004)
+
+
+def users_python() -> str:
+    """An interpreter that other users can run (not one under root's home)."""
+    for candidate in ("/usr/bin/python3.11", sys._base_executable, sys.executable):
+        if candidate and Path(candidate).exists() and readable_by_all(Path(candidate)):
+            return str(Path(candidate).resolve())
+    pytest.fail("no Python 3.11 that other users can run: install Debian's python3.11 "
+                "(apt-get install python3.11-venv)")
+
+
+def shared_site_packages(tmp: Path) -> Path:
+    """This run's site-packages, or (when it is not readable by others) a hard-linked copy."""
+    site = Path(sysconfig.get_paths()["purelib"])
+    if readable_by_all(site):
+        return site
+    prefix = tmp / "env"
+    for part in ("lib", "share", "etc"):
+        if (Path(sys.prefix) / part).exists():
+            subprocess.run(["cp", "-al", str(Path(sys.prefix) / part), str(prefix / part)],
+                           check=False)
+            if not (prefix / part).exists():
+                shutil.copytree(Path(sys.prefix) / part, prefix / part, symlinks=True)
+    subprocess.run(["chmod", "-R", "a+rX", str(prefix)], check=True)
+    return prefix / site.relative_to(sys.prefix)
+
+
+def as_user(user: str, *cmd: str, cwd: str | Path = "/", env: dict | None = None):
+    """Run ``cmd`` as ``user`` (its own uid and groups, like the spawner's processes)."""
+    full = ["runuser", "-u", user, "--", "env", *(f"{k}={v}" for k, v in (env or {}).items()),
+            *cmd]
+    return subprocess.run(full, capture_output=True, text=True, cwd=cwd, timeout=120, check=False)
+
+
+def wait_for(what: str, check, timeout: float, proc: subprocess.Popen | None = None, log=None):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"the hub exited with {proc.returncode} while waiting for {what}\n"
+                        f"{log.read_text() if log else ''}")
+        try:
+            result = check()
+            if result:
+                return result
+        except requests.RequestException as exc:
+            last = exc
+        time.sleep(0.5)
+    pytest.fail(f"timed out after {timeout} s waiting for {what} (last error: {last})\n"
+                f"{log.read_text()[-6000:] if log else ''}")
+
+
+class Hub:
+    def __init__(self, tmp: Path, settings: dict, url: str, proc, log: Path, names: dict):
+        self.tmp, self.settings, self.url, self.proc, self.log = tmp, settings, url, proc, log
+        self.names = names
+        self.course = Path(settings["course_dir"])
+        self.exchange = Path(settings["exchange"])
+        self.venv = Path(settings["venv"])
+
+    def home(self, user: str) -> Path:
+        return Path(pwd.getpwnam(user).pw_dir)
+
+    def nbgrader_env(self, user: str, role: str) -> dict:
+        return {"PATH": f"{self.venv}/bin:/usr/bin:/bin", "HOME": str(self.home(user)),
+                "JUPYTER_CONFIG_PATH": f"{self.settings['prefix']}/etc/roles/{role}"}
+
+    def login(self, user: str) -> requests.Session:
+        s = requests.Session()
+        s.get(f"{self.url}/hub/login", timeout=30).raise_for_status()
+        r = s.post(f"{self.url}/hub/login", timeout=60, allow_redirects=False,
+                   data={"username": user, "password": PASSWORD, "_xsrf": s.cookies["_xsrf"]})
+        assert r.status_code == 302, f"login of {user}: {r.status_code} {r.text[:500]}"
+        return s
+
+    def start_server(self, s: requests.Session, user: str) -> None:
+        r = s.post(f"{self.url}/hub/api/users/{user}/server", timeout=60,
+                   headers=self.xsrf(s, "/hub"))
+        assert r.status_code in (201, 202), f"starting {user}'s server: {r.status_code} {r.text}"
+
+    def wait_ready(self, s: requests.Session, user: str) -> None:
+        def ready():
+            r = s.get(f"{self.url}/hub/api/users/{user}", timeout=30,
+                      headers=self.xsrf(s, "/hub"))
+            r.raise_for_status()
+            return r.json()["servers"].get("", {}).get("ready")
+
+        wait_for(f"{user}'s server", ready, 120, self.proc, self.log)
+        # Open it as a browser does: the server's OAuth hand-shake with the hub sets its cookie.
+        r = s.get(f"{self.url}/user/{user}/lab", timeout=60)
+        assert r.status_code == 200 and r.url.startswith(f"{self.url}/user/{user}/"), r.url
+
+    def xsrf(self, s: requests.Session, path: str) -> dict:
+        """The XSRF header for POSTs to the server at ``path`` (its own ``_xsrf`` cookie)."""
+        token = next(c.value for c in s.cookies if c.name == "_xsrf" and c.path.rstrip("/") == path)
+        return {"X-XSRFToken": token}
+
+
+
+@contextmanager
+def running_hub():
+    """Yield a running :class:`Hub` with students ``s1``, ``s2`` and instructor ``i1``."""
+    require_root_and_proxy()
+    tag = f"anntest-{secrets.token_hex(3)}"
+    python = users_python()
+    tmp = Path(tempfile.mkdtemp(prefix=f"{tag}-", dir="/tmp"))
+    tmp.chmod(0o755)
+    names = {"instructors": f"{tag}-ins", "students": f"{tag}-stu", "grader": f"{tag}-g",
+             "s1": f"{tag}-s1", "s2": f"{tag}-s2", "i1": f"{tag}-i1"}
+    users = [names[k] for k in ("s1", "s2", "i1", "grader")]
+    proc = None
+    log = tmp / "hub.log"
+    t0 = time.monotonic()
+
+    def note(what):
+        print(f"[hub test] {time.monotonic() - t0:5.1f} s {what}", file=sys.stderr, flush=True)
+
+    try:
+        subprocess.run(
+            [python, str(REPO / "hub" / "setup_hub.py"), "--prefix", str(tmp / "opt"),
+             "--course-dir", str(tmp / "srv" / "course"), "--exchange", str(tmp / "srv" / "exchange"),
+             "--state-dir", str(tmp / "srv" / "hub"), "--home-base", str(tmp / "home"),
+             "--python", python, "--instructors-group", names["instructors"],
+             "--students-group", names["students"], "--grader-user", names["grader"],
+             "--site-packages", str(shared_site_packages(tmp))],
+            check=True, capture_output=True, text=True, timeout=300)
+        note("set up")
+        settings_file = tmp / "opt" / "etc" / "hub.json"
+        roster = tmp / "roster.csv"
+        roster.write_text("id,first_name,last_name,email\n"
+                          f"{names['s1']},Ada,Lovelace,ada@example.org\n"
+                          f"{names['s2']},Alan,Turing,\n")
+        env = {**os.environ, "ANN_HUB_SETTINGS": str(settings_file)}
+        subprocess.run([python, str(REPO / "hub" / "add_users.py"), "--roster", str(roster),
+                        "--instructors", names["i1"]], check=True, env=env, capture_output=True,
+                       text=True, timeout=120)
+        note("users added")
+        port = free_port()
+        env.update({"ANN_HUB_TEST_MODE": "1", "ANN_HUB_TEST_PASSWORD": PASSWORD,
+                    "ANN_HUB_PORT": str(port), "ANN_HUB_API_PORT": str(free_port()),
+                    "ANN_HUB_INTERNAL_PORT": str(free_port()),
+                    "ANN_HUB_FORMGRADER_PORT": str(free_port())})
+        settings = json.loads(settings_file.read_text())
+        with open(log, "w") as fh:
+            proc = subprocess.Popen(
+                [f"{settings['venv']}/bin/jupyterhub", "-f", str(REPO / "hub" / "jupyterhub_config.py")],
+                cwd=settings["state_dir"], env=env, stdout=fh, stderr=subprocess.STDOUT,
+                start_new_session=True)
+        url = f"http://127.0.0.1:{port}"
+        wait_for("the hub", lambda: requests.get(f"{url}/hub/api/", timeout=5).ok, 90, proc, log)
+        note("hub up")
+        wait_for("the formgrader service",
+                 lambda: requests.get(f"{url}/services/ann-course/", timeout=5,
+                                      allow_redirects=False).status_code in (302, 200),
+                 90, proc, log)
+        note("formgrader up")
+        yield Hub(tmp, settings, url, proc, log, names)
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)  # the hub stops the servers and the service first
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        for user in users:  # anything these throw-away users still run
+            subprocess.run(["pkill", "-KILL", "-u", user], check=False)
+        for user in users:
+            subprocess.run(["userdel", "--remove", user], capture_output=True, check=False)
+        for group in (names["instructors"], names["students"], *users):
+            subprocess.run(["groupdel", group], capture_output=True, check=False)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
