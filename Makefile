@@ -6,6 +6,7 @@
 #   make test     the whole test suite (unit tests, every notebook, the nbgrader round trip)
 #   make e2e      the browser tests: JupyterLab in headless Chromium (a student's and instructor's day)
 #   make grade    regenerate releases, autograde submitted/ (or the bundled samples), grades.csv
+#                 (SCHEDULER=tcp://host:8786 grades on that Dask cluster)
 #   make site     the course site in _site/: lectures executed once, exercises (no solutions)
 #   make roster   import students.csv (id, first_name, last_name, email) into the gradebook
 #   make grades   rewrite grades.csv from the gradebook (after manual grading in the formgrader)
@@ -79,7 +80,7 @@ site: $(STAMP)
 	$(BIN)/python site/build.py $(SITE_ARGS)
 
 grade: $(STAMP)
-	$(HEADLESS) $(BIN)/python -m grader run $(GRADE_ARGS)
+	$(HEADLESS) $(BIN)/python -m grader run $(if $(SCHEDULER),--scheduler $(SCHEDULER),) $(GRADE_ARGS)
 
 # The class roster (id, first_name, last_name, email) into the gradebook, with nbgrader's own command;
 # grades.csv and the formgrader then show names. ROSTER=path for another file.
