@@ -1,7 +1,8 @@
 """A class day on the course's JupyterHub, in Chromium: an instructor releases an exercise, a student
 logs in through the hub's login page, fetches and submits it in JupyterLab's Assignment List, the
-grader account collects it and the instructor sees the course in the formgrader; students are kept
-out of the formgrader and of each other's servers.
+grader account collects it, root grades it (`make grade`'s pipeline), the instructor releases the
+feedback and the student fetches it; the instructor sees the course in the formgrader; students are
+kept out of the formgrader and of each other's servers.
 
 The hub is tests/hubkit.py's throw-away hub (root only: Unix users). Screenshots of each end state
 land in test-artifacts/e2e/hub-*.png.
@@ -9,7 +10,12 @@ land in test-artifacts/e2e/hub-*.png.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 from hubkit import PASSWORD, as_user, running_hub
@@ -57,9 +63,10 @@ def nbgrader_menu(page) -> list[str]:
 
 def test_release_fetch_submit_collect(hub, log_in, shot):
     i1, s1, grader = hub.names["i1"], hub.names["s1"], hub.names["grader"]
-    released = as_user(i1, "nbgrader", "release_assignment", ASSIGNMENT, cwd=hub.course,
-                       env=hub.nbgrader_env(i1, "instructor"))
-    assert released.returncode == 0, released.stdout + released.stderr
+    for step in (["db", "assignment", "add", ASSIGNMENT, "--duedate=2099-01-01 00:00:00 UTC"],
+                 ["release_assignment", ASSIGNMENT]):  # the README's week, step 1
+        done = as_user(i1, "nbgrader", *step, cwd=hub.course, env=hub.nbgrader_env(i1, "instructor"))
+        assert done.returncode == 0, done.stdout + done.stderr
 
     page = log_in("s1")
     try:
@@ -79,6 +86,34 @@ def test_release_fetch_submit_collect(hub, log_in, shot):
                         env=hub.nbgrader_env(grader, "grader"))
     assert collected.returncode == 0, collected.stdout + collected.stderr
     assert (hub.course / "submitted" / s1 / ASSIGNMENT / NOTEBOOK).is_file()
+
+    # Grading as root, as `sudo make grade` does, then the instructor releases the feedback.
+    graded = subprocess.run(
+        [sys.executable, "-m", "grader", "run", "--course", str(hub.course), "--no-release",
+         "--workers", "1", "--no-progress"],
+        cwd=hub.course, capture_output=True, text=True, timeout=600, check=False,
+        env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+             "MPLBACKEND": "Agg"})
+    assert graded.returncode == 0, graded.stdout[-3000:] + graded.stderr[-3000:]
+    assert (hub.course / "feedback" / s1 / ASSIGNMENT / NOTEBOOK.replace(".ipynb", ".html")).is_file(), (
+        graded.stdout[-3000:] + (hub.course / "grades.csv").read_text()
+        + str(sorted(p.relative_to(hub.course) for p in (hub.course / "feedback").rglob("*"))))
+    released = as_user(i1, "nbgrader", "release_feedback", ASSIGNMENT, cwd=hub.course,
+                       env=hub.nbgrader_env(i1, "instructor"))
+    assert released.returncode == 0, released.stdout + released.stderr
+
+    # The student fetches it in the Assignment List and finds it in their home.
+    try:
+        page.locator("#submitted_assignments_list .list_item", has_text=ASSIGNMENT).first \
+            .get_by_role("button", name="Fetch Feedback").click()
+        feedback = hub.home(s1) / "ann-course" / ASSIGNMENT / "feedback"
+        deadline = time.monotonic() + 60
+        while not list(feedback.glob(f"*/{NOTEBOOK.replace('.ipynb', '.html')}")):
+            assert time.monotonic() < deadline, f"no feedback in {feedback}"
+            time.sleep(0.5)
+        page.get_by_text("view feedback", exact=False).first.wait_for()
+    finally:
+        shot(page, "hub-student-feedback")
 
     teacher = log_in("i1")
     try:
