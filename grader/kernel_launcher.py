@@ -8,8 +8,8 @@ and by the hidden checks as ``python -m grader.kernel_launcher <config.json> --p
 With namespaces (``"namespace": "root"`` when the grader is root, ``"user"`` for an unprivileged
 grader with user namespaces; see :func:`grader.sandbox.mode`), :func:`enter`, in order:
 
-1. ``unshare(2)``: new mount, network and PID namespaces (and, unprivileged, a user namespace that
-   maps the grader's own uid and gid, nothing else);
+1. ``unshare(2)``: new mount, network, PID, IPC and UTS namespaces (and, unprivileged, a user
+   namespace that maps the grader's own uid and gid, nothing else);
 2. brings up the loopback interface of the new network namespace: the kernel has its own
    127.0.0.1 and no other network. Its connection to the grader (ipc transport: Unix sockets at a
    path) does not go through the network namespace at all;
@@ -41,7 +41,8 @@ import sys
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
 MS_BIND, MS_MOVE, MS_REC, MS_PRIVATE = 0x1000, 0x2000, 0x4000, 0x40000
-CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x20000, 0x10000000, 0x20000000, 0x40000000
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x20000, 0x4000000, 0x8000000
+CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR1,
              signal.SIGUSR2)
 STAGE = "/dev/shm"  # where bind mounts wait while the folder they belong in is replaced
@@ -76,10 +77,12 @@ def _mount(source: str, target: str, fstype: str | None = None, flags: int = 0,
 
 
 def _unshare(kind: str) -> None:
-    """New mount, network and PID namespaces; for ``kind == "user"`` a user namespace too, in which
-    the caller's uid and gid are mapped to themselves (and nothing else is mapped)."""
+    """New mount, network, PID, IPC (System V shared memory, message queues) and UTS (host name)
+    namespaces; for ``kind == "user"`` a user namespace too, in which the caller's uid and gid are
+    mapped to themselves (and nothing else is mapped)."""
     uid, gid = os.geteuid(), os.getegid()
-    flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | (CLONE_NEWUSER if kind == "user" else 0)
+    flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
+    flags |= CLONE_NEWUSER if kind == "user" else 0
     _check(_libc().unshare(flags), "unshare")
     if kind == "user":
         for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"),
@@ -245,6 +248,7 @@ def _become_init(cfg_uid: tuple | None = None) -> None:
     child = os.fork()
     if child == 0:
         os.close(alive_w)
+        os.setsid()  # out of the parent's process group: a signal to the group reaches it once
         _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
         _ALIVE.append(alive_r)  # for _watch_parent, after the uid change
         return
@@ -266,6 +270,7 @@ def _watch_parent() -> None:
 
 
 def _wait_as_parent(child: int, cfg_uid: tuple | None) -> None:
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # it may end by the child's signal
     if cfg_uid is not None:  # root: the parent gives up root too
         os.setgroups([])
         os.setgid(cfg_uid[1])
@@ -273,6 +278,11 @@ def _wait_as_parent(child: int, cfg_uid: tuple | None) -> None:
     _drop_privileges()
 
     def forward(signum, frame):
+        # Process 1 of a namespace gets a signal only if it catches it: one it neither catches nor
+        # ignores would end any other process (the default action of each forwarded signal), so
+        # it gets SIGKILL instead, and jupyter_client's SIGTERM still ends the kernel.
+        if not _handles(signum):
+            signum = signal.SIGKILL
         try:
             os.kill(child, signum)
         except ProcessLookupError:
@@ -286,10 +296,23 @@ def _wait_as_parent(child: int, cfg_uid: tuple | None) -> None:
     except ChildProcessError:
         code = 1
     if code < 0:  # killed by a signal: end the same way, so the caller sees the same status
-        signal.signal(-code, signal.SIG_DFL)
+        if -code != signal.SIGKILL:
+            signal.signal(-code, signal.SIG_DFL)
         os.kill(os.getpid(), -code)
         code = 128 - code
     os._exit(code)
+
+
+def _handles(signum: int) -> bool:
+    """Whether process 1 of the sandbox catches or ignores ``signum`` (the /proc mounted here is
+    the sandbox's own, so its process 1 is the child)."""
+    try:
+        with open("/proc/1/status", encoding="ascii") as fh:
+            fields = dict(line.split(":", 1) for line in fh if ":" in line)
+        mask = int(fields["SigCgt"], 16) | int(fields["SigIgn"], 16)
+    except (OSError, KeyError, ValueError):
+        return True
+    return bool(mask >> (signum - 1) & 1)
 
 
 def enter(argv: list[str]) -> tuple[dict, bool]:

@@ -3,7 +3,7 @@
 A grading kernel spends most of its start-up importing ipykernel and NumPy (about 0.6 s of CPU,
 as much as the rest of a small notebook's grading). The zygote imports them once per grading run;
 each kernel (and each run of the hidden checks) is then a fork of it that enters the sandbox
-(:func:`grader.kernel_launcher.enter`: own mount namespace, hidden folders, limits, own uid) and
+(:func:`grader.kernel_launcher.enter`: own namespaces, hidden folders, limits, own uid) and
 runs ``ipykernel_launcher`` (or :mod:`grader.probe_runner`) in place, as ``python -m`` would.
 
 Processes and protocol:
@@ -106,6 +106,7 @@ def _run_child(request: dict) -> None:
     """In the forked child: enter the sandbox and become the kernel (never returns)."""
     code = 1
     try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the zygote's own handler is not the kernel's
         os.setsid()
         devnull = os.open(os.devnull, os.O_RDWR)
         os.dup2(devnull, 0)

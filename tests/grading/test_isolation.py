@@ -283,6 +283,60 @@ def test_a_sandboxed_kernel_works_over_unix_sockets_and_is_cut_off(zygote, victi
     assert not km.is_alive()
 
 
+@needs_isolation
+@pytest.mark.parametrize("via", ["zygote", "direct"])
+def test_terminating_the_kernels_process_ends_everything_it_started(zygote, via):
+    """jupyter_client's SIGTERM ends the sandboxed process, although process 1 of a namespace
+    ignores signals it does not catch, and with it the process it started."""
+    job = Path(tempfile.mkdtemp(dir=zygote["work"], prefix="job-"))
+    workdir = job / "probe"
+    workdir.mkdir()
+    code = ("import subprocess, time\nsubprocess.Popen(['sleep', '600'], start_new_session=True)\n"
+            "open('started', 'w').close()\ntime.sleep(600)")
+    (workdir / "probe-input.json").write_text(json.dumps({"code": [code], "timeout": 600,
+                                                          "probes": []}))
+    sandbox.prepare(job, workdir, zygote["slot"], [], sandbox.Limits())
+    argv = sandbox.kernel_argv(job / "sandbox.json", ["--probe"],
+                               zygote["socket"] if via == "zygote" else None)
+    proc = subprocess.Popen(argv, cwd=workdir, stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not (workdir / "started").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert (workdir / "started").exists(), (job / "kernel.log").read_text()
+        inside = _processes_in(workdir)
+        assert len(inside) >= 2, "the sandboxed process and its process outside"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) != 0
+        deadline = time.monotonic() + 5
+        while _sleepers_of(inside) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _processes_in(workdir), "a process of the sandbox outlived SIGTERM"
+        assert not _sleepers_of(inside), "the process the submission started outlived it"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _processes_in(workdir: Path) -> list:
+    import psutil
+
+    return [p for p in psutil.process_iter(["cwd", "status"])
+            if p.info["cwd"] == str(workdir) and p.info["status"] != psutil.STATUS_ZOMBIE]
+
+
+def _sleepers_of(processes) -> list:
+    import psutil
+
+    found = []
+    for p in processes:
+        try:
+            found += [c for c in p.children(recursive=True) if c.status() != psutil.STATUS_ZOMBIE]
+        except psutil.Error:
+            continue
+    return found
+
+
 def test_the_mode_line_says_what_is_not_protected(monkeypatch):
     """Without namespaces the grader must say so, in one line, naming what is exposed."""
     monkeypatch.delenv(sandbox.MODE_ENV, raising=False)
