@@ -203,11 +203,21 @@ def grade_job(job: Job, course: Course, template: Path, work_root: Path, slot: i
             student_nb = nbformat.read(dest / f"{spec['notebook']}.ipynb", as_version=4)
             got = probes.run(student_nb, spec["probes"], job_dir / "probe", slot, hide,
                              opts.limits, opts.timeout, opts.zygote_socket)
+            overruled = {}
             for probe, mine, ref in zip(spec["probes"], got, reference):
-                score, maximum = result.grades.get(probe["grade_id"], [0.0, 0.0])
-                if score == maximum and maximum > 0 and not probes.agrees(mine, ref, probe):
-                    findings.append(f"{probe['grade_id']}: full marks in the kernel, but the hidden "
-                                    f"check of {probe['call']} outside it disagrees")
+                gid = probe["grade_id"]
+                score, maximum = result.grades.get(gid, [0.0, 0.0])
+                if (score > 0 and maximum > 0 and gid not in overruled
+                        and not probes.agrees(mine, ref, probe)):
+                    overruled[gid] = (score, maximum)
+                    findings.append(f"{gid}: {score:g}/{maximum:g} in the kernel, but outside it "
+                                    f"{probes.describe(probe, mine, ref)}; scored 0, the clean-room "
+                                    "result (the kernel's score is the one before the colon)")
+            if overruled:
+                _overrule(job_dir / "gradebook.db", job, overruled)
+                for gid in overruled:
+                    result.grades[gid][0] = 0.0
+                result.score = sum(s for s, _ in result.grades.values())
         _render_feedback(api, job, workdir, release_nbs, opts.max_output_chars)
         result.findings = findings
         result.status = REVIEW if findings else GRADED
@@ -224,6 +234,25 @@ def grade_job(job: Job, course: Course, template: Path, work_root: Path, slot: i
         sandbox.kill_uid(sandbox.uid_for_worker(slot))
         result.seconds = time.monotonic() - start
         (job_dir / "result.json").write_text(json.dumps(asdict(result)))
+
+
+def _overrule(db: Path, job: Job, overruled: dict) -> None:
+    """Give the questions whose clean-room check disagreed with the kernel the clean-room score, 0.
+
+    The kernel's verdict can be forged by the student's own code (an input transformer that blanks
+    the test cells, a rebound ``np.allclose``); the out-of-kernel check cannot. The job's gradebook
+    is changed before the feedback is rendered, so the student, the formgrader and ``grades.csv``
+    all see the same score.
+    """
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{db}") as gb:
+        sub = gb.find_submission(job.assignment, job.student)
+        for nb in sub.notebooks:
+            for grade in nb.grades:
+                if grade.name in overruled:
+                    grade.auto_score = 0.0
+        gb.db.commit()
 
 
 def _copy_other_files(src: Path, dest: Path, notebooks: set[str]) -> tuple[str, list[str]]:

@@ -102,3 +102,29 @@ def agrees(result: dict, reference: dict, probe: dict) -> bool:
     b = np.array([np.nan if v is None else v for v in reference["value"]], dtype=float)
     return bool(np.allclose(a, b, rtol=probe.get("rtol", 1e-6), atol=probe.get("atol", 1e-9),
                             equal_nan=True))
+
+
+def describe(probe: dict, result: dict, reference: dict) -> str:
+    """One line saying which call disagreed and by how much, for a finding."""
+    args = json.dumps(probe.get("args", []))
+    call = f"{probe['call']}(*{args[:80]}{'...' if len(args) > 80 else ''})"
+    if "error" in result and "error" not in reference:
+        return f"{call} raised: {str(result['error'])[:120]}"
+    if "error" in reference:
+        return f"{call} returned a value where the solution raises"
+    if result.get("shape") != reference.get("shape"):
+        return f"{call} has shape {result.get('shape')}, the solution's {reference.get('shape')}"
+    a = np.array([np.nan if v is None else v for v in result["value"]], dtype=float)
+    b = np.array([np.nan if v is None else v for v in reference["value"]], dtype=float)
+    with np.errstate(invalid="ignore"):
+        diff = np.abs(a - b)
+    nan_mismatch = np.isnan(a) != np.isnan(b)
+    if nan_mismatch.any():
+        worst = int(np.argmax(nan_mismatch))
+        return (f"{call} gives {a[worst]:.6g} at element {worst} where the solution gives "
+                f"{b[worst]:.6g}")
+    if not np.isfinite(diff).any():
+        return f"{call} differs from the solution"
+    worst = int(np.nanargmax(diff))
+    return (f"{call} gives {a[worst]:.6g} at element {worst} where the solution gives "
+            f"{b[worst]:.6g} (largest difference {diff[worst]:.3g})")

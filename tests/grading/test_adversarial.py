@@ -43,13 +43,14 @@ def answers(**overrides):
 CASES = {
     "honest": (answers(), "graded", 5),
     "honest-partial": (answers(square="def square(x):\n    return x"), "graded", 3),
-    # Three ways plain nbgrader gives full marks to wrong code.
+    # Three ways plain nbgrader gives full marks to wrong code: the clean-room check outside the
+    # kernel decides, so the forged question scores 0 (its 2 or 1 points lost).
     "rebind-allclose": (answers(square="def square(x):\n    return x\n"
-                                "np.allclose = lambda *a, **k: True"), "needs review", 5),
+                                "np.allclose = lambda *a, **k: True"), "needs review", 3),
     "input-transformer": (answers(add=WRONG_ADD + "\nget_ipython().input_transformers_cleanup"
-                                  ".append(lambda lines: ['pass\\n'])"), "needs review", 5),
+                                  ".append(lambda lines: ['pass\\n'])"), "needs review", 3),
     "patch-builtin-abs": (answers(mean="import builtins\nbuiltins.abs = lambda x: 0\n"
-                                  "def mean(x):\n    return 0.0"), "needs review", 5),
+                                  "def mean(x):\n    return 0.0"), "needs review", 4),
     # Reaching outside the notebook.
     "read-sources": (answers(add=RIGHT["add"] + "\ntry:\n    LEAK = open(SOURCES).read()\n"
                              "    open(COURSE + '/LEAKED', 'w').write(LEAK)\nexcept Exception:\n"
@@ -188,7 +189,10 @@ def test_failures_name_their_reason(graded):
     assert "get_ipython" in graded["rows"]["input-transformer"]["findings"]
     assert "deleted" in graded["rows"]["deleted-test-cell"]["findings"]
     assert "duplicated grade_id" in graded["rows"]["duplicated-cell"]["findings"]
-    assert "hidden check" in graded["rows"]["rebind-allclose"]["findings"]
+    finding = graded["rows"]["rebind-allclose"]["findings"]
+    assert "test_square: 2/2 in the kernel, but outside it square(" in finding, finding
+    assert "where the solution gives" in finding and "scored 0" in finding
+    assert finding.count("test_square:") == 1, "a disagreement is reported once"
 
 
 @pytest.mark.grading
