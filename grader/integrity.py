@@ -74,8 +74,9 @@ HISTORY_NAMES = {"In", "Out", "_ih", "_oh", "_dh", "_i", "_ii", "_iii"}
 class _Scanner(ast.NodeVisitor):
     """Collect findings, knowing whether a name is bound at the notebook's top level."""
 
-    def __init__(self, cell: str):
+    def __init__(self, cell: str, forbidden: frozenset = frozenset()):
         self.cell = cell
+        self.forbidden = forbidden
         self.found: list[Finding] = []
         self.depth = 0  # inside a function or class body when > 0
         self.globals: set[str] = set()
@@ -129,6 +130,8 @@ class _Scanner(ast.NodeVisitor):
     def visit_Import(self, node):
         for alias in node.names:
             root = alias.name.split(".")[0]
+            if root in self.forbidden:
+                self.add(f"imports {alias.name}, which this assignment forbids")
             if root in SUSPICIOUS_MODULES:
                 self.add(f"imports {alias.name} ({SUSPICIOUS_MODULES[root]})")
             bound = alias.asname or root
@@ -139,6 +142,8 @@ class _Scanner(ast.NodeVisitor):
     def visit_ImportFrom(self, node):
         module = node.module or ""
         root = module.split(".")[0]
+        if root in self.forbidden:
+            self.add(f"imports from {module}, which this assignment forbids")
         if root in SUSPICIOUS_MODULES:
             self.add(f"imports from {module} ({SUSPICIOUS_MODULES[root]})")
         for alias in node.names:
@@ -198,7 +203,21 @@ class _Scanner(ast.NodeVisitor):
             self.add(f"reads {node.id} (IPython's history of earlier cells)")
 
 
-def scan_code(source: str, cell: str) -> list[Finding]:
+def forbidden_imports(release: nbformat.NotebookNode) -> frozenset:
+    """Top-level modules an assignment forbids, declared in its source notebook's metadata::
+
+        "metadata": {"grading": {"forbidden_imports": ["nnlib", "torch"]}}
+
+    (nbgrader keeps notebook metadata, so the release shows the students the same list.)
+    """
+    names = release.get("metadata", {}).get("grading", {}).get("forbidden_imports", [])
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ValueError(f"metadata.grading.forbidden_imports must be a list of module names, "
+                         f"got {names!r}")
+    return frozenset(n.split(".")[0] for n in names)
+
+
+def scan_code(source: str, cell: str, forbidden: frozenset = frozenset()) -> list[Finding]:
     """Flag constructs in a student's code cell that an honest answer never needs.
 
     Parameters
@@ -207,6 +226,8 @@ def scan_code(source: str, cell: str) -> list[Finding]:
         The cell's code (IPython magics and shell escapes are reported, not parsed).
     cell : str
         How findings name the cell (its ``grade_id``, or ``extra cell <id>``).
+    forbidden : frozenset of str, optional
+        Modules the assignment forbids (see :func:`forbidden_imports`).
 
     Returns
     -------
@@ -221,7 +242,7 @@ def scan_code(source: str, cell: str) -> list[Finding]:
         tree = ast.parse(code)
     except SyntaxError:
         return found  # nbgrader reports the syntax error as a failing cell; nothing to scan
-    scanner = _Scanner(cell)
+    scanner = _Scanner(cell, frozenset(forbidden))
     scanner.visit(tree)
     unique: list[Finding] = []
     for f in found + scanner.found:
@@ -277,6 +298,7 @@ def check_submission(submitted: nbformat.NotebookNode, release: nbformat.Noteboo
     duplicated or unknown nbgrader cells (keeping their code as plain cells), and re-inserts cells
     the student deleted.
     """
+    forbidden = forbidden_imports(release)
     findings: list[Finding] = []
     release_cells = {_gid(c): c for c in release.cells if _gid(c)}
     seen: set[str] = set()
@@ -286,7 +308,7 @@ def check_submission(submitted: nbformat.NotebookNode, release: nbformat.Noteboo
         label = gid or cell.get("id") or f"cell {index}"
         if gid is None:
             if cell.cell_type == "code":
-                findings.extend(scan_code(cell.source, f"extra cell {label}"))
+                findings.extend(scan_code(cell.source, f"extra cell {label}", forbidden))
             out.append(cell)
             continue
         if gid in seen:
@@ -309,7 +331,7 @@ def check_submission(submitted: nbformat.NotebookNode, release: nbformat.Noteboo
                                              f"{kept.cell_type}"))
                 kept = nbformat.from_dict({**kept, "cell_type": original.cell_type})
             if kept.cell_type == "code":
-                findings.extend(scan_code(kept.source, gid))
+                findings.extend(scan_code(kept.source, gid, forbidden))
             out.append(kept)
         else:
             expected = original.metadata.get("nbgrader", {}).get("checksum")

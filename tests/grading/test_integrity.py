@@ -201,3 +201,33 @@ def test_check_command_reports_findings(release, tmp_path, capsys):
     assert "add: imports os" in out and "1 finding(s)" in out
     (tmp_path / "bad.ipynb").write_text(json.dumps({"nope": 1}))
     assert main(["check", str(tmp_path / "bad.ipynb"), str(tmp_path / "release.ipynb")]) == 1
+
+
+def test_imports_an_assignment_forbids_are_flagged_only_there():
+    """A release may declare forbidden modules (metadata.grading.forbidden_imports)."""
+    import nbformat as nbf
+
+    from grader.integrity import check_submission
+
+    def release_with(forbid):
+        nb = nbf.v4.new_notebook()
+        cell = nbf.v4.new_code_cell("# YOUR CODE HERE\nraise NotImplementedError()")
+        cell.metadata["nbgrader"] = {"solution": True, "grade": False, "locked": False,
+                                     "grade_id": "sigmoid", "schema_version": 3}
+        nb.cells.append(cell)
+        if forbid is not None:
+            nb.metadata["grading"] = {"forbidden_imports": forbid}
+        return nb
+
+    answer = ("import numpy as np\nfrom nnlib.activations import sigmoid as _s\nimport torch.nn\n"
+              "def sigmoid(z):\n    return _s(z)")
+    for forbid, expected in ((["nnlib", "torch"], 2), (None, 0)):
+        release = release_with(forbid)
+        submitted = copy.deepcopy(release)
+        submitted.cells[0].source = answer
+        _, findings = check_submission(submitted, release)
+        flagged = [f for f in findings if "this assignment forbids" in str(f)]
+        assert len(flagged) == expected, findings
+    with pytest.raises(ValueError, match="forbidden_imports"):
+        bad = release_with("nnlib")
+        check_submission(copy.deepcopy(bad), bad)
