@@ -9,11 +9,15 @@ hidden tests to the student. ``grader_config.py`` adds :class:`HideHiddenTests` 
 
 from __future__ import annotations
 
+import nbformat
 from nbgrader import utils
 from nbgrader.preprocessors import ClearHiddenTests
 from traitlets import Integer
 
 HIDDEN_NOTE = "# (hidden tests ran here; their code is not shown)"
+STDERR_NOTE = ("\n[grader] This test wrote to stderr (above: a warning, or a message printed there). "
+               "nbgrader counts any output on stderr in a test cell as a failure, even when every "
+               "check passed: find what your code warns about or prints to stderr, and fix it.\n")
 
 
 class HideHiddenTests(ClearHiddenTests):
@@ -35,6 +39,11 @@ class HideHiddenTests(ClearHiddenTests):
             if out.get("output_type") == "error" and is_test:
                 out["traceback"] = [f"{out.get('ename', 'Error')}: "
                                     f"{str(out.get('evalue', ''))[:500]}"]
+        outputs = cell.get("outputs", [])
+        if (is_test and any(o.get("output_type") == "stream" and o.get("name") == "stderr"
+                            for o in outputs)
+                and not any(o.get("output_type") == "error" for o in outputs)):
+            outputs.append(nbformat.v4.new_output("stream", name="stdout", text=STDERR_NOTE))
         cap_outputs(cell, self.max_output_chars)
         return cell, resources
 

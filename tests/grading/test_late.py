@@ -97,3 +97,12 @@ def test_a_rubric_in_a_markdown_cell_is_removed_without_a_code_comment():
     out, _ = HideHiddenTests().preprocess_cell(cell, {}, 0)
     assert "Rubric" not in out.source and HIDDEN_NOTE not in out.source
     assert out.source.strip() == "Explain why."
+
+
+def test_feedback_says_why_a_test_that_wrote_to_stderr_lost_its_points():
+    warn = nbformat.v4.new_output("stream", name="stderr", text="UserWarning: step size is large\n")
+    out, _ = HideHiddenTests().preprocess_cell(_test_cell("check(f)", [warn]), {}, 0)
+    notes = [o for o in out.outputs if o.get("name") == "stdout"]
+    assert notes and "counts any output on stderr" in notes[0]["text"]
+    quiet, _ = HideHiddenTests().preprocess_cell(_test_cell("check(f)", []), {}, 0)
+    assert quiet.outputs == []
