@@ -1,12 +1,20 @@
-"""Throughput of the grading pipeline against plain, sequential ``nbgrader autograde``.
+"""Throughput of the grading pipeline against plain nbgrader and against the floor.
 
-Both grade the same N submissions of the fixture quiz (tests/grading/fixtures) in fresh courses,
-measured in the same run; the script prints the wall-clock times, the ratios, and whether every
-student got the same score from both. The pipeline also renders feedback, so plain nbgrader is timed
-twice: ``autograde`` alone, and ``autograde`` + ``generate_feedback`` (the same products).
+All grade the same N submissions in fresh courses, measured in the same run; the script prints the
+wall-clock times, the ratios, and whether every student got the same score everywhere.
 
-    .venv/bin/python benchmarks/bench_grading.py            # 50 submissions, 2 workers
+- plain, sequential ``nbgrader autograde`` (and ``autograde`` + ``generate_feedback``, the same
+  products as the pipeline);
+- the floor: the same graded notebooks (the instructor's, hidden tests included) executed one after
+  the other in ONE warm kernel with nothing else (nbclient), the least any autograder must spend;
+- the pipeline with 1 and with 2 local workers, and on a 2-worker Dask cluster on loopback.
+
+It reports the pipeline's time per submission with one worker as a multiple of the floor (target:
+at most 1.5x), and the speed-up of 2 workers over 1 (target: at least 1.8x on 2 cores).
+
+    .venv/bin/python benchmarks/bench_grading.py                   # fixture quiz, 50 submissions
     .venv/bin/python benchmarks/bench_grading.py --n 20 --workers 2
+    .venv/bin/python benchmarks/bench_grading.py --assignment 01_activations --n 12   # real one
 """
 
 from __future__ import annotations
@@ -43,7 +51,9 @@ def env():
     return dict(os.environ, PATH=f"{Path(PYTHON).parent}{os.pathsep}{os.environ['PATH']}")
 
 
-def make_course(root: Path, n: int) -> None:
+def make_course(root: Path, n: int, assignment: str = "quiz") -> None:
+    if assignment != "quiz":
+        return make_real_course(root, n, assignment)
     shutil.copytree(FIXTURE / "solutions", root / "solutions")
     (root / "nbgrader_config.py").write_text(
         f"c = get_config()\nload_subconfig({str(REPO / 'grader_config.py')!r})\n"
@@ -64,54 +74,158 @@ def make_course(root: Path, n: int) -> None:
         nbformat.write(nb, dest / "quiz.ipynb")
 
 
-def plain(root: Path) -> tuple[float, float, dict]:
+def make_real_course(root: Path, n: int, assignment: str) -> None:
+    """A course of one real assignment whose N students are copies of the bundled samples."""
+    shutil.copytree(REPO / "solutions" / assignment, root / "solutions" / assignment)
+    (root / "nbgrader_config.py").write_text(
+        f"c = get_config()\nload_subconfig({str(REPO / 'grader_config.py')!r})\n"
+        f"c.CourseDirectory.root = {str(root)!r}\n"
+        f"c.CourseDirectory.db_url = 'sqlite:///' + {str(root / 'gradebook.db')!r}\n")
+    subprocess.run([PYTHON, "-m", "nbgrader", "generate_assignment", assignment, "--force"],
+                   cwd=root, env=env(), check=True, capture_output=True)
+    samples = sorted(p / assignment for p in (REPO / "samples" / "submitted").iterdir()
+                     if (p / assignment).is_dir())
+    if not samples:
+        raise SystemExit(f"no bundled samples for {assignment}")
+    for i in range(n):
+        shutil.copytree(samples[i % len(samples)], root / "submitted" / f"student{i:03d}" / assignment)
+
+
+def plain(root: Path, assignment: str = "quiz") -> tuple[float, float, dict]:
     start = time.perf_counter()
-    subprocess.run([PYTHON, "-m", "nbgrader", "autograde", "quiz", "--force"], cwd=root,
+    subprocess.run([PYTHON, "-m", "nbgrader", "autograde", assignment, "--force"], cwd=root,
                    env=env(), check=True, capture_output=True)
     autograde = time.perf_counter() - start
-    subprocess.run([PYTHON, "-m", "nbgrader", "generate_feedback", "quiz", "--force"],
+    subprocess.run([PYTHON, "-m", "nbgrader", "generate_feedback", assignment, "--force"],
                    cwd=root, env=env(), check=True, capture_output=True)
     seconds = time.perf_counter() - start
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
         return autograde, seconds, {s.student.id: float(s.score)
-                                    for s in gb.assignment_submissions("quiz")}
+                                    for s in gb.assignment_submissions(assignment)}
 
 
-def pipeline(root: Path, workers: int) -> tuple[float, dict]:
+def pipeline(root: Path, workers: int, scheduler: str | None = None) -> tuple[float, dict]:
     start = time.perf_counter()
-    subprocess.run([PYTHON, "-m", "grader", "run", "--course", str(root), "--workers",
-                    str(workers), "--no-release", "--no-progress"], cwd=REPO, env=env(), check=True,
+    extra = ["--scheduler", scheduler] if scheduler else ["--workers", str(workers)]
+    subprocess.run([PYTHON, "-m", "grader", "run", "--course", str(root), *extra,
+                    "--no-release", "--no-progress"], cwd=REPO, env=env(), check=True,
                    capture_output=True)
     seconds = time.perf_counter() - start
     with open(root / "grades.csv", newline="") as fh:
-        return seconds, {r["student"]: float(r["score"]) if r["score"] else None
+        return seconds, {r["student"]: float(r["raw_score"]) if r["raw_score"] else None
                          for r in csv.DictReader(fh)}
+
+
+def floor(root: Path) -> float:
+    """The graded notebooks of ``root/autograded`` executed in one warm kernel, nothing else."""
+    from nbclient import NotebookClient
+
+    paths = sorted((root / "autograded").glob("*/*/*.ipynb"))
+    first = nbformat.read(paths[0], as_version=4)
+    client = NotebookClient(first, timeout=120, kernel_name="python3", allow_errors=True,
+                            resources={"metadata": {"path": str(paths[0].parent)}})
+    with client.setup_kernel():
+        client.execute_cell(nbformat.v4.new_code_cell("import numpy"), 0)  # warm: imported once
+        start = time.perf_counter()
+        for path in paths:
+            nb = nbformat.read(path, as_version=4)
+            client.nb = nb
+            client.execute_cell(nbformat.v4.new_code_cell(
+                f"%reset -f\nimport os; os.chdir({str(path.parent)!r})"), 0)
+            for index, cell in enumerate(nb.cells):
+                if cell.cell_type == "code":
+                    client.execute_cell(cell, index)
+        return time.perf_counter() - start
+
+
+class Cluster:
+    """A Dask scheduler and ``n`` one-thread workers on 127.0.0.1, for the length of a with block."""
+
+    def __init__(self, n: int = 2):
+        self.n, self.procs = n, []
+
+    def __enter__(self):
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.address = f"tcp://127.0.0.1:{port}"
+        dask = str(Path(PYTHON).parent / "dask")
+        e = dict(env(), DASK_DISTRIBUTED__WORKER__DAEMON="False")
+        self.procs.append(subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port",
+                                            str(port), "--no-dashboard"], env=e,
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        for i in range(self.n):
+            self.procs.append(subprocess.Popen([dask, "worker", self.address, "--nthreads", "1",
+                                                "--no-nanny", "--no-dashboard", "--host",
+                                                "127.0.0.1"], env=e, stdout=subprocess.DEVNULL,
+                                               stderr=subprocess.DEVNULL))
+        from distributed import Client
+
+        with Client(self.address, timeout=60, set_as_default=False) as c:
+            c.wait_for_workers(self.n, timeout=120)
+        return self
+
+    def __exit__(self, *exc):
+        for p in self.procs:
+            p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(10)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=50)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--assignment", default="quiz",
+                        help="quiz (the fixture) or a real assignment, graded on copies of its samples")
+    parser.add_argument("--no-dask", action="store_true", help="skip the Dask cluster run")
     args = parser.parse_args()
+    a_name = args.assignment
     with tempfile.TemporaryDirectory() as tmp:
-        a, b = Path(tmp) / "plain", Path(tmp) / "pipeline"
-        make_course(a, args.n)
-        make_course(b, args.n)
-        t_auto, t_plain, s_plain = plain(a)
-        t_pipe, s_pipe = pipeline(b, args.workers)
-    agree = s_plain == s_pipe
-    print(f"{args.n} submissions, {os.cpu_count()} cores")
-    print(f"plain nbgrader autograde (sequential):                {t_auto:7.1f} s")
-    print(f"plain nbgrader autograde + generate_feedback:         {t_plain:7.1f} s")
-    print(f"grader pipeline ({args.workers} workers, sandboxed, with feedback): {t_pipe:7.1f} s")
-    print(f"throughput ratio vs autograde + feedback: {t_plain / t_pipe:.2f}x")
-    print(f"throughput ratio vs autograde alone:      {t_auto / t_pipe:.2f}x")
-    print(f"scores agree for every student: {agree}")
+        courses = {k: Path(tmp) / k for k in ("plain", "one", "many", "dask")}
+        for root in courses.values():
+            make_course(root, args.n, a_name)
+        t_auto, t_plain, s_plain = plain(courses["plain"], a_name)
+        t_one, s_one = pipeline(courses["one"], 1)
+        t_many, s_many = pipeline(courses["many"], args.workers)
+        t_floor = floor(courses["one"])
+        t_dask, s_dask = (None, None)
+        if not args.no_dask:
+            with Cluster(2) as cluster:
+                t_dask, s_dask = pipeline(courses["dask"], 2, cluster.address)
+    n = args.n
+    agree = s_plain == s_one == s_many and (s_dask is None or s_dask == s_plain)
+    print(f"{n} submissions of {a_name}, {os.cpu_count()} cores, all measured in this run")
+    print(f"plain nbgrader autograde (sequential):                 {t_auto:7.1f} s")
+    print(f"plain nbgrader autograde + generate_feedback:          {t_plain:7.1f} s")
+    print(f"floor: the graded notebooks in one warm kernel:        {t_floor:7.1f} s"
+          f"  ({t_floor / n:.2f} s per submission)")
+    print(f"pipeline, 1 worker:                                    {t_one:7.1f} s"
+          f"  ({t_one / n:.2f} s per submission)")
+    print(f"pipeline, {args.workers} workers:                                   {t_many:7.1f} s")
+    if t_dask is not None:
+        print(f"pipeline on a 2-worker Dask cluster (loopback):        {t_dask:7.1f} s")
+    print(f"per-submission time, 1 worker, as a multiple of the floor: {t_one / t_floor:.2f}x "
+          "(target <= 1.5x)")
+    print(f"{args.workers} workers against 1 worker:                      {t_one / t_many:.2f}x "
+          "(target >= 1.8x)")
+    if t_dask is not None:
+        print(f"2-worker Dask cluster against 1 local worker:       {t_one / t_dask:.2f}x")
+    print(f"pipeline ({args.workers} workers) vs plain autograde + feedback:  {t_plain / t_many:.2f}x")
+    print(f"pipeline ({args.workers} workers) vs plain autograde alone:       {t_auto / t_many:.2f}x")
+    print(f"scores agree for every student everywhere: {agree}")
     if not agree:
-        diff = {k: (s_plain.get(k), s_pipe.get(k)) for k in s_plain if s_plain.get(k) != s_pipe.get(k)}
-        print(f"disagreements (plain, pipeline): {diff}")
+        diff = {k: (s_plain.get(k), s_one.get(k), s_many.get(k), (s_dask or {}).get(k))
+                for k in s_plain if len({s_plain.get(k), s_one.get(k), s_many.get(k)}) > 1}
+        print(f"disagreements (plain, 1 worker, many, dask): {diff}")
 
 
 if __name__ == "__main__":
