@@ -45,7 +45,8 @@ needs_isolation = pytest.mark.skipif(not ISOLATED, reason=f"this machine gives n
                                                           f"{sandbox.mode()[1]}")
 
 # Run inside the sandbox: what the code can reach, as JSON-able values. PORT, HOST_IP, SECRETS,
-# VICTIM, SIGNAL and WRITE_TARGET are filled in.
+# VICTIM, SIGNAL, WRITE_TARGET and UNMASK are filled in (outside, as a baseline, it only checks that
+# the victim exists, writes nowhere and unmounts nothing).
 REACH = """
 import json, os, signal, socket
 R = {}
@@ -82,6 +83,39 @@ try:
     R["write"] = "written"
 except OSError as exc:
     R["write"] = type(exc).__name__
+
+
+def unmask():
+    # Unmount what hides the secrets, as this process and from a new user namespace of a forked
+    # child (which has every capability there); 1 if a secret could be read afterwards.
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    def attempt():
+        for path in SECRETS:
+            folder = os.path.dirname(path)
+            while folder not in ("/", ""):
+                libc.umount2(folder.encode(), 2)  # MNT_DETACH
+                folder = os.path.dirname(folder)
+        for path in SECRETS:
+            try:
+                open(path, "rb").close()
+                return 1
+            except OSError:
+                pass
+        return 0
+    found = attempt()
+    child = os.fork()
+    if child == 0:
+        code = 0
+        try:
+            if libc.unshare(0x10000000 | 0x20000) == 0:  # CLONE_NEWUSER | CLONE_NEWNS
+                code = attempt()
+        finally:
+            os._exit(code)
+    return max(found, os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]))
+
+
+R["unmasked"] = unmask() if UNMASK else 0
 """
 
 
@@ -126,7 +160,7 @@ def reach_code(port: int, secrets: list[str], victim: int, write_target: Path, *
     """The probing code; ``baseline``: as run outside, where it only checks that the victim exists
     and writes nowhere."""
     return (f"PORT = {port}\nHOST_IP = {_host_ip()!r}\nSECRETS = {secrets!r}\nVICTIM = {victim}\n"
-            f"SIGNAL = {0 if baseline else int(signal.SIGKILL)}\n"
+            f"SIGNAL = {0 if baseline else int(signal.SIGKILL)}\nUNMASK = {not baseline}\n"
             f"WRITE_TARGET = {'/nonexistent/x' if baseline else str(write_target)!r}\n" + REACH)
 
 
@@ -159,6 +193,7 @@ def _check_isolated(inside: dict, outside: dict, listener: Listener, victim, sec
     for path in secrets:
         assert outside[path].startswith("read"), f"baseline: {path} must be readable outside"
         assert not inside[path].startswith("read"), f"the sandbox read {path}: {inside[path]}"
+    assert inside["unmasked"] == 0, "unmounting the masks showed a secret"
     assert victim.pid not in inside["pids"], f"the sandbox sees the test's process: {inside['pids']}"
     assert len(inside["pids"]) <= 3, f"the sandbox sees other processes: {inside['pids']}"
     assert inside["kill"] == "ProcessLookupError", f"signal to the test's process: {inside['kill']}"
@@ -484,6 +519,13 @@ def test_graded_submissions_reach_no_network_process_or_private_file(who):
         outside = _outside(reach_code(listener.port, secrets, victim.pid, write_target,
                                       baseline=True))
         listener.connections()
+        if user:
+            # util-linux's unshare(1) says independently whether this user may have namespaces
+            can = subprocess.run([*prefix, "unshare", "--user", "--map-current-user", "--mount",
+                                  "--net", "--pid", "--fork", "true"], check=False,
+                                 capture_output=True, text=True)
+            if can.returncode != 0:
+                pytest.skip(f"unprivileged user namespaces are not available here: {can.stderr}")
         mode = subprocess.run([*run[:-2], "-c", ("from grader import sandbox; "
                                                   "print(sandbox.mode()[0])")],
                               check=False, capture_output=True, text=True, cwd=CHECKOUT)
