@@ -111,7 +111,8 @@ def pre_spawn_hook(spawner):
     spawner.environment.update({
         "PATH": PATH,
         "JUPYTER_CONFIG_PATH": os.path.join(ROLES, role),
-        "ANN_UMASK": "0077",
+        # Students' files are their own; instructors share the course folder with their group.
+        "ANN_UMASK": "0007" if role == "instructor" else "0077",
         "ANN_LECTURES": os.path.join(S["prefix"], "share", "lectures"),
     })
 
