@@ -10,6 +10,7 @@ from __future__ import annotations
 import grp
 import pwd
 import stat
+from pathlib import Path
 
 import psutil
 import pytest
@@ -57,6 +58,10 @@ def test_each_user_has_their_own_server_under_their_own_uid(hub, sessions):
         pw = pwd.getpwnam(user)
         assert proc.uids().real == proc.uids().effective == pw.pw_uid, user
         assert proc.cwd() == pw.pw_dir
+        # Students' files are private, instructors' stay shared with their group.
+        status = Path(f"/proc/{proc.pid}/status").read_text().splitlines()
+        umask = next(line.split()[1] for line in status if line.startswith("Umask:"))
+        assert umask == ("0007" if k == "i1" else "0077"), (user, umask)
         pids.add(proc.pid)
         r = sessions[k].get(f"{hub.url}/user/{user}/api/status", timeout=30)
         assert r.status_code == 200 and "started" in r.json(), (user, r.status_code, r.text[:300])
