@@ -144,7 +144,8 @@ def _mask(private: list[tuple[str, str]], keep: list[str]) -> None:
             os.makedirs(stage, exist_ok=True)
             _mount(path, stage, flags=MS_BIND | MS_REC)
             stages.append((stage, path))
-        _mount("none", folder, "tmpfs", MS_NOSUID | MS_NODEV, f"size=256m,mode={mode}")
+        size = "256m" if mode == "1777" else "64k"  # the folders a kernel may write, or not
+        _mount("none", folder, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode={mode}")
         for stage, path in stages:
             os.makedirs(path, mode=0o755, exist_ok=True)
             _mount(stage, path, flags=MS_MOVE)
@@ -174,13 +175,56 @@ def _mount_setattr(path: str, recursive: bool, *, set_rdonly: bool) -> None:
                            ctypes.c_size_t(len(attr))), f"mount_setattr {path}")
 
 
+# Per-mount flags as /proc/self/mountinfo shows them; a remount must repeat them (in a user
+# namespace, those the mount came with are locked and a remount without them is refused).
+MOUNT_FLAGS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC, "noatime": 0x400,
+               "nodiratime": 0x800, "relatime": 0x200000, "strictatime": 0x1000000}
+MS_REMOUNT = 0x20
+
+
+def _remount(path: str, options: str, rdonly: bool) -> None:
+    """``mount -o remount,bind,ro`` (or ``rw``) of the mount at ``path``, keeping its flags."""
+    flags = MS_REMOUNT | MS_BIND | (MS_RDONLY if rdonly else 0)
+    for option in options.split(","):
+        flags |= MOUNT_FLAGS.get(option, 0)
+    _mount("none", path, flags=flags)
+
+
+def _mount_options() -> dict:
+    """mount point -> its per-mount options (the last mount at a path is the one seen there)."""
+    found = {}
+    with open("/proc/self/mountinfo", encoding="utf-8") as fh:
+        for line in fh:
+            fields = line.split()
+            point = fields[4].encode().decode("unicode_escape")  # \040 for a space
+            found[point] = fields[5]
+    return found
+
+
 def _read_only_except(writable: list[str]) -> None:
     """Every mount read-only, then the ``writable`` ones (each its own mount) writable again."""
+    writable = [p for p in writable if os.path.isdir(p)]
     for path in writable:
         _mount(path, path, flags=MS_BIND | MS_REC)  # its own mount, to be made writable alone
-    _mount_setattr("/", True, set_rdonly=True)
+    try:
+        _mount_setattr("/", True, set_rdonly=True)
+        for path in writable:
+            _mount_setattr(path, False, set_rdonly=False)
+    except OSError as exc:
+        import errno
+
+        if exc.errno != errno.ENOSYS:
+            raise
+        _read_only_by_remounts(writable)  # Linux before 5.12: one remount per mount
+
+
+def _read_only_by_remounts(writable: list[str]) -> None:
+    options = _mount_options()
+    for point, opts in sorted(options.items()):
+        if os.path.isdir(point) or os.path.isfile(point):
+            _remount(point, opts, rdonly=True)
     for path in writable:
-        _mount_setattr(path, False, set_rdonly=False)
+        _remount(path, options.get(os.path.realpath(path), ""), rdonly=False)
 
 
 def _private_tmp(keep: list[str]) -> None:
