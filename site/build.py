@@ -84,8 +84,7 @@ def kernel_environment() -> None:
 
     The tests use MPLBACKEND=Agg, which draws nothing into a notebook's outputs; the site needs the
     figures, so its kernels use matplotlib's inline backend: just as headless (it renders with Agg
-    to PNG) but it puts every figure into the cell's output. Progress bars are switched off: on a
-    static page a tqdm widget could only show its first state ("0/40"), never the finished run.
+    to PNG) but it puts every figure into the cell's output.
     """
     os.environ.update(
         {
@@ -94,7 +93,6 @@ def kernel_environment() -> None:
             "OPENBLAS_NUM_THREADS": "1",
             "MKL_NUM_THREADS": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
-        "TQDM_DISABLE": "1",
         }
     )
 

@@ -4,7 +4,7 @@ Sphinx + MyST-NB render the executed lectures and the exercise releases; Furo gi
 works on a phone. Nothing is loaded from the network when a page is read: MathJax is served from
 the site's own _static/mathjax (sphinx-mathjax-offline ships MathJax 3 in its wheel), and the
 ipywidgets embedding scripts, which MyST-NB would fetch from a CDN, are switched off (a static page
-has no kernel to drive widgets; their text form is shown instead).
+has no kernel to drive widgets).
 """
 
 import sys
@@ -42,9 +42,10 @@ nb_execution_timeout = 120
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True
 nb_merge_streams = True
-# No widget JavaScript from a CDN; widget outputs fall back to their HTML or text form.
+# No widget JavaScript (MyST-NB would load it from a CDN): a static page has no kernel to drive a
+# widget, so widget outputs (tqdm's progress bars) stay out of sight instead of showing their text
+# form, which is their first state ("0%| 0/40").
 nb_ipywidgets_js = {}
-nb_mime_priority_overrides = [("html", "application/vnd.jupyter.widget-view+json", None)]
 
 html_theme = "furo"
 html_title = "Artificial Neural Networks"

@@ -227,6 +227,10 @@ def test_lecture_page_has_typeset_maths_and_every_figure(offline, server, nb):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{nb.stem}.png"))
 
+    # no progress bar frozen at its first state (a static page cannot update a tqdm widget)
+    outputs = "\n".join(page.locator("article .cell_output").all_inner_texts())
+    assert not re.search(r"\b0%\|", outputs), "a progress bar at 0% on the page"
+
     # the lecture ran: no tracebacks, and no link still pointing at a notebook file
     assert page.locator("article .output.traceback, article .ansi-red-fg").count() == 0
     hrefs = page.eval_on_selector_all("article a[href]", "els => els.map(e => e.href)")
