@@ -121,9 +121,11 @@ def _run(args, course: Course) -> int:
     jobs = pipeline.find_jobs(submitted, course.assignments())
     where = (f"on the Dask cluster at {args.scheduler} "
              f"({len(client.nthreads())} worker(s))" if client else
-             f"with {opts.workers} worker(s)"
-             + ("" if sandbox.is_root() else " (not root: no separate uid or mount namespace)"))
-    print(f"Grading {len(jobs)} submission(s) {where}.")
+             f"with {opts.workers} worker(s)")
+    name, warning = sandbox.mode()
+    print(f"Grading {len(jobs)} submission(s) {where}; sandbox: {name}.")
+    if warning:
+        print(warning)
     bar = None
     if not args.no_progress:
         from tqdm import tqdm

@@ -301,6 +301,7 @@ def _render_feedback(api, job: Job, workdir: Path, release_nbs: list[Path], max_
             nb = nbformat.read(path, as_version=4)
             for cell in nb.cells:
                 cap_outputs(cell, max_chars)
+            os.chmod(path, 0o644)  # nbgrader leaves autograded notebooks read-only (0444)
             nbformat.write(nb, path)
     api.generate_feedback(job.assignment, job.student, force=True)
 

@@ -536,6 +536,9 @@ def test_graded_submissions_reach_no_network_process_or_private_file(who):
                               check=False, capture_output=True, text=True, timeout=600,
                               cwd=CHECKOUT)
         assert proc.returncode == 0, proc.stdout + proc.stderr
+        # the run says how it is isolated, and has nothing to warn about
+        assert f"sandbox: {mode.stdout.strip()}." in proc.stdout, proc.stdout
+        assert "WARNING" not in proc.stdout, proc.stdout
         with open(course / "grades.csv", newline="") as fh:
             rows = {r["student"]: r for r in csv.DictReader(fh)}
         assert rows["honest"]["status"] == "graded", f"{rows['honest']}\n{proc.stdout}"
