@@ -234,7 +234,10 @@ def test_manual_grades_survive_a_regrade_and_an_extension_is_honoured(cls):
                 g.manual_score = g.max_score
         gb.db.commit()
         gb.grant_extension(ASSIGNMENT, "alice", days=3)
-    _grader(course, "run", "--workers", "2", "--no-progress", "--no-release")
+    regrade = _grader(course, "run", "--workers", "2", "--no-progress", "--no-release")
+    for student in ("alice", "bob"):  # a failed job would keep the old feedback, without the comment
+        row = _rows(course / "grades.csv")[(student, ASSIGNMENT)]
+        assert row["status"] in ("graded", "needs manual grading"), f"{row}\n{regrade.stdout}"
     with Gradebook(db) as gb:
         grade = gb.find_grade(target[1], target[0], ASSIGNMENT, "bob")
         assert grade.manual_score == pytest.approx(grade.max_score / 2), "the regrade lost it"
