@@ -139,7 +139,7 @@ def reference_probes(course: Course, template: Path, assignment: str, opts: Opti
     source = integrity.read_notebook(course.solutions / assignment / f"{spec['notebook']}.ipynb")
     job_dir = Path(tempfile.mkdtemp(dir=template.parent, prefix="reference-"))
     return probes.run(source, spec["probes"], job_dir / "probe", slot, [], opts.limits,
-                      opts.timeout, opts.zygote_socket)
+                      opts.timeout, opts.zygote_socket, setup=spec["setup"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -202,7 +202,7 @@ def grade_job(job: Job, course: Course, template: Path, work_root: Path, slot: i
         if spec and reference:
             student_nb = nbformat.read(dest / f"{spec['notebook']}.ipynb", as_version=4)
             got = probes.run(student_nb, spec["probes"], job_dir / "probe", slot, hide,
-                             opts.limits, opts.timeout, opts.zygote_socket)
+                             opts.limits, opts.timeout, opts.zygote_socket, setup=spec["setup"])
             overruled = {}
             for probe, mine, ref in zip(spec["probes"], got, reference):
                 gid = probe["grade_id"]

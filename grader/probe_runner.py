@@ -1,7 +1,7 @@
 """Run a notebook's answer code in a fresh process and evaluate the hidden probes (sandboxed side).
 
-Reads ``probe-input.json`` from the working folder: ``{"code": [cell sources], "probes": [{"call":
-name, "args": [...], "kwargs": {...}}]}``; writes ``probe-output.json``: one entry per probe, either
+Reads ``probe-input.json`` from the working folder: ``{"code": [cell sources], "setup": source,
+"probes": [{"call": name, "args": [...], "kwargs": {...}}]}``; writes ``probe-output.json``: one entry per probe, either
 ``{"value": nested lists of floats}`` or ``{"error": "ExceptionName: message"}``. Only plain JSON
 crosses the boundary: nothing the student's code returns is unpickled or executed by the grader.
 """
@@ -25,6 +25,12 @@ def _plain(value):
     """Numbers as a flat list plus the shape; a tuple of arrays (e.g. (dW, db)) is concatenated."""
     import numpy as np
 
+    if isinstance(value, list) and any(isinstance(v, (list, tuple)) or hasattr(v, "shape")
+                                       for v in value):
+        try:  # a list of arrays of one shape is an array; of different shapes, a tuple
+            np.asarray(value, dtype=float)
+        except ValueError:
+            value = tuple(value)
     if isinstance(value, tuple):
         parts = [_plain(v) for v in value]
         return [x for flat, _ in parts for x in flat], [shape for _, shape in parts]
@@ -59,7 +65,19 @@ def main():
                 signal.setitimer(signal.ITIMER_REAL, 0)
             sink.seek(0)
             sink.truncate()
+        setup_error = None
+        if spec.get("setup"):
+            try:  # the instructor's probe helpers, after (and over) whatever the answers defined
+                signal.setitimer(signal.ITIMER_REAL, seconds)
+                exec(compile(spec["setup"], "<probe setup>", "exec"), namespace)  # noqa: S102
+            except BaseException as exc:
+                setup_error = f"the probe setup failed: {type(exc).__name__}: {str(exc)[:200]}"
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
         for probe in spec["probes"]:
+            if setup_error:
+                results.append({"error": setup_error})
+                continue
             try:
                 signal.setitimer(signal.ITIMER_REAL, seconds)
                 fn = namespace[probe["call"]]

@@ -17,6 +17,17 @@ course configuration ignores the file name)::
 
 ``grade_id`` names the test cell whose verdict the probe corroborates; ``args``/``kwargs`` are JSON,
 and JSON lists arrive as float NumPy arrays.
+
+A question whose answer is not a function of arrays (a class, a graph of objects, a training run, a
+PyTorch model) is probed through ``"setup"``: Python source (a string or a list of lines) that runs
+after the answer code, in the same namespace, and defines functions for probes to ``call``. They
+build the inputs, call the student's code and return numbers (a verdict such as ``float(accuracy >
+0.9)`` where the right value is not unique), so that only numbers cross the boundary::
+
+    {"notebook": "backprop",
+     "setup": ["def _probe_reuse():", "    x = Value(3.0)", "    y = x * x + x",
+               "    y.backward()", "    return [y.data, x.grad]"],
+     "probes": [{"grade_id": "test_reuse", "call": "_probe_reuse"}]}
 """
 
 from __future__ import annotations
@@ -42,6 +53,13 @@ def load_probes(source_dir: Path) -> dict | None:
     for probe in spec.get("probes", []):
         if not {"grade_id", "call"} <= set(probe):
             raise ValueError(f"{path}: every probe needs 'grade_id' and 'call', got {probe}")
+    setup = spec.get("setup", "")
+    if isinstance(setup, list):
+        setup = "\n".join(setup)
+    if not isinstance(setup, str):
+        raise ValueError(f"{path}: 'setup' must be Python source (a string or a list of lines), "
+                         f"got {type(setup).__name__}")
+    spec["setup"] = setup
     return spec
 
 
@@ -61,17 +79,19 @@ def answer_code(nb) -> list[str]:
 
 
 def run(nb, probes: list[dict], workdir: Path, slot: int, hide: list[str],
-        limits: sandbox.Limits, cell_timeout: float, zygote: str | None = None) -> list[dict]:
+        limits: sandbox.Limits, cell_timeout: float, zygote: str | None = None,
+        setup: str = "") -> list[dict]:
     """Run the probes against ``nb``'s answer code in a sandboxed process; return its results.
 
-    Every cell and every probe gets ``cell_timeout`` seconds; the process as a whole gets the sum.
+    ``setup`` (the declaration's ``"setup"``) runs after the answer code. Every cell, the setup and
+    every probe get ``cell_timeout`` seconds; the process as a whole gets the sum.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     code = answer_code(nb)
-    timeout = cell_timeout * (len(code) + len(probes)) + 10
+    timeout = cell_timeout * (len(code) + len(probes) + 1) + 10
     (workdir / "probe-input.json").write_text(json.dumps(
-        {"code": code, "timeout": cell_timeout, "probes": [{k: p[k] for k in ("call", "args", "kwargs") if k in p}
-                                             for p in probes]}))
+        {"code": code, "setup": setup, "timeout": cell_timeout,
+         "probes": [{k: p[k] for k in ("call", "args", "kwargs") if k in p} for p in probes]}))
     sandbox.prepare(workdir.parent, workdir, slot, hide, limits)
     argv = sandbox.kernel_argv(workdir.parent / "sandbox.json", ["--probe"], zygote)
     try:
@@ -107,7 +127,8 @@ def agrees(result: dict, reference: dict, probe: dict) -> bool:
 def describe(probe: dict, result: dict, reference: dict) -> str:
     """One line saying which call disagreed and by how much, for a finding."""
     args = json.dumps(probe.get("args", []))
-    call = f"{probe['call']}(*{args[:80]}{'...' if len(args) > 80 else ''})"
+    call = (f"{probe['call']}(*{args[:80]}{'...' if len(args) > 80 else ''})"
+            if probe.get("args") else f"{probe['call']}()")
     if "error" in result and "error" not in reference:
         return f"{call} raised: {str(result['error'])[:120]}"
     if "error" in reference:
