@@ -74,12 +74,16 @@ HISTORY_NAMES = {"In", "Out", "_ih", "_oh", "_dh", "_i", "_ii", "_iii"}
 class _Scanner(ast.NodeVisitor):
     """Collect findings, knowing whether a name is bound at the notebook's top level."""
 
-    def __init__(self, cell: str, forbidden: frozenset = frozenset()):
+    def __init__(self, cell: str, forbidden: frozenset = frozenset(),
+                 test_data: frozenset = frozenset(), top_level_data_ok: bool = False):
         self.cell = cell
         self.forbidden = forbidden
+        self.test_data = test_data
+        self.top_level_data_ok = top_level_data_ok  # an extra cell may look at the test set
         self.found: list[Finding] = []
         self.depth = 0  # inside a function or class body when > 0
         self.globals: set[str] = set()
+        self.locals: set[str] = set()  # parameters and local variables of the enclosing functions
 
     def add(self, reason: str) -> None:
         self.found.append(Finding(self.cell, reason))
@@ -108,13 +112,21 @@ class _Scanner(ast.NodeVisitor):
             self._binds(name, "redefines")
         for deco in getattr(node, "decorator_list", []):
             self.visit(deco)
-        saved = self.globals
+        saved, saved_locals = self.globals, self.locals
         self.depth += 1
         self.globals = set()
-        for child in node.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            args = node.args
+            bound = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
+            bound |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
+            body = node.body if isinstance(node.body, list) else [node.body]
+            bound |= {n.id for stmt in body for n in ast.walk(stmt)
+                      if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+            self.locals = self.locals | bound
+        for child in (node.body if isinstance(node.body, list) else [node.body]):
             self.visit(child)
         self.depth -= 1
-        self.globals = saved
+        self.globals, self.locals = saved, saved_locals
 
     def visit_FunctionDef(self, node):
         self._scope(node, node.name)
@@ -123,6 +135,9 @@ class _Scanner(ast.NodeVisitor):
 
     def visit_ClassDef(self, node):
         self._scope(node, node.name)
+
+    def visit_Lambda(self, node):
+        self._scope(node, None)
 
     def visit_Global(self, node):
         self.globals.update(node.names)
@@ -196,7 +211,19 @@ class _Scanner(ast.NodeVisitor):
             self.add(f"reads .{node.attr} (a way into the interpreter's internals)")
         self.generic_visit(node)
 
+    def _reads_test_data(self, name: str) -> None:
+        if (name in self.test_data and name not in self.locals
+                and (self.depth > 0 or not self.top_level_data_ok)):
+            where = "in a function an answer can call" if self.top_level_data_ok else "in an answer"
+            self.add(f"reads {name} {where} (the test data, which the tests judge on)")
+
+    def visit_Constant(self, node):
+        if isinstance(node.value, str):  # globals()["y_test"], getattr(module, "y_test")
+            self._reads_test_data(node.value)
+
     def visit_Name(self, node):
+        if isinstance(node.ctx, ast.Load):
+            self._reads_test_data(node.id)
         if node.id == "__builtins__":
             self.add("touches __builtins__")
         elif node.id in HISTORY_NAMES and isinstance(node.ctx, ast.Load):
@@ -217,7 +244,25 @@ def forbidden_imports(release: nbformat.NotebookNode) -> frozenset:
     return frozenset(n.split(".")[0] for n in names)
 
 
-def scan_code(source: str, cell: str, forbidden: frozenset = frozenset()) -> list[Finding]:
+def test_data_names(release: nbformat.NotebookNode) -> frozenset:
+    """Names of the data the tests judge on, which answers must not read, declared in the source
+    notebook's metadata::
+
+        "metadata": {"grading": {"test_data": ["X_test", "y_test"]}}
+
+    An answer cell that reads one of them is flagged; the student's own extra cells may look at
+    them at the top level (printing a test accuracy), but not inside a function an answer can call.
+    """
+    names = release.get("metadata", {}).get("grading", {}).get("test_data", [])
+    if not isinstance(names, list) or not all(isinstance(n, str) and n.isidentifier()
+                                              for n in names):
+        raise ValueError(f"metadata.grading.test_data must be a list of variable names, "
+                         f"got {names!r}")
+    return frozenset(names)
+
+
+def scan_code(source: str, cell: str, forbidden: frozenset = frozenset(),
+              test_data: frozenset = frozenset(), *, extra: bool = False) -> list[Finding]:
     """Flag constructs in a student's code cell that an honest answer never needs.
 
     Parameters
@@ -228,6 +273,11 @@ def scan_code(source: str, cell: str, forbidden: frozenset = frozenset()) -> lis
         How findings name the cell (its ``grade_id``, or ``extra cell <id>``).
     forbidden : frozenset of str, optional
         Modules the assignment forbids (see :func:`forbidden_imports`).
+    test_data : frozenset of str, optional
+        Variables holding the data the tests judge on (see :func:`test_data_names`).
+    extra : bool, default False
+        The cell is the student's own (not an answer cell): reading ``test_data`` at its top level
+        is scratch work, not a finding.
 
     Returns
     -------
@@ -242,7 +292,7 @@ def scan_code(source: str, cell: str, forbidden: frozenset = frozenset()) -> lis
         tree = ast.parse(code)
     except SyntaxError:
         return found  # nbgrader reports the syntax error as a failing cell; nothing to scan
-    scanner = _Scanner(cell, frozenset(forbidden))
+    scanner = _Scanner(cell, frozenset(forbidden), frozenset(test_data), top_level_data_ok=extra)
     scanner.visit(tree)
     unique: list[Finding] = []
     for f in found + scanner.found:
@@ -299,6 +349,7 @@ def check_submission(submitted: nbformat.NotebookNode, release: nbformat.Noteboo
     the student deleted.
     """
     forbidden = forbidden_imports(release)
+    test_data = test_data_names(release)
     findings: list[Finding] = []
     release_cells = {_gid(c): c for c in release.cells if _gid(c)}
     seen: set[str] = set()
@@ -308,7 +359,8 @@ def check_submission(submitted: nbformat.NotebookNode, release: nbformat.Noteboo
         label = gid or cell.get("id") or f"cell {index}"
         if gid is None:
             if cell.cell_type == "code":
-                findings.extend(scan_code(cell.source, f"extra cell {label}", forbidden))
+                findings.extend(scan_code(cell.source, f"extra cell {label}", forbidden,
+                                          test_data, extra=True))
             out.append(cell)
             continue
         if gid in seen:
@@ -331,7 +383,7 @@ def check_submission(submitted: nbformat.NotebookNode, release: nbformat.Noteboo
                                              f"{kept.cell_type}"))
                 kept = nbformat.from_dict({**kept, "cell_type": original.cell_type})
             if kept.cell_type == "code":
-                findings.extend(scan_code(kept.source, gid, forbidden))
+                findings.extend(scan_code(kept.source, gid, forbidden, test_data))
             out.append(kept)
         else:
             expected = original.metadata.get("nbgrader", {}).get("checksum")

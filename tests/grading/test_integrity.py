@@ -231,3 +231,78 @@ def test_imports_an_assignment_forbids_are_flagged_only_there():
     with pytest.raises(ValueError, match="forbidden_imports"):
         bad = release_with("nnlib")
         check_submission(copy.deepcopy(bad), bad)
+
+
+def _release_with_test_data(names):
+    import nbformat as nbf
+
+    nb = nbf.v4.new_notebook()
+    cell = nbf.v4.new_code_cell("def predict(params, X):\n    # YOUR CODE HERE\n"
+                                "    raise NotImplementedError()")
+    cell.metadata["nbgrader"] = {"solution": True, "grade": False, "locked": False,
+                                 "grade_id": "predict", "schema_version": 3}
+    nb.cells.append(cell)
+    nb.metadata["grading"] = {"test_data": names}
+    return nb
+
+
+@pytest.mark.parametrize("answer, extra, flagged", [
+    # an answer that looks up the labels it is judged on, in three spellings
+    ("def predict(params, X):\n    return y_test[:len(X)]", None, True),
+    ("def predict(params, X):\n    return globals()['y_test'][:len(X)]", None, True),
+    ("predict = lambda params, X: y_test", None, True),
+    # the lookup hidden in the student's own cell, in a function the answer calls
+    ("def predict(params, X):\n    return _labels()[:len(X)]",
+     "def _labels():\n    return y_test", True),
+    # honest: a parameter that happens to be called X_test, and scratch work at the top level
+    ("def predict(params, X_test):\n    return (X_test @ params['W']).argmax(axis=1)", None, False),
+    ("def predict(params, X):\n    y_test = X.sum(axis=1) > 0\n    return y_test", None, False),
+    ("def predict(params, X):\n    return (X @ params['W']).argmax(axis=1)",
+     "print('test accuracy', (predict(P, X_test) == y_test).mean())", False),
+])
+def test_answers_that_read_the_test_data_are_flagged(answer, extra, flagged):
+    """metadata.grading.test_data names the data the tests judge on: answers must not read it."""
+    import nbformat as nbf
+
+    from grader.integrity import check_submission
+
+    release = _release_with_test_data(["X_test", "y_test"])
+    submitted = copy.deepcopy(release)
+    submitted.cells[0].source = answer
+    if extra is not None:
+        submitted.cells.append(nbf.v4.new_code_cell(extra))
+    _, findings = check_submission(submitted, release)
+    found = [str(f) for f in findings if "test data" in str(f)]
+    assert bool(found) == flagged, (answer, extra, findings)
+    if flagged:
+        assert "y_test" in found[0], found
+
+
+def test_test_data_must_be_variable_names():
+    from grader.integrity import check_submission
+
+    bad = _release_with_test_data("y_test")
+    with pytest.raises(ValueError, match="test_data"):
+        check_submission(copy.deepcopy(bad), bad)
+    bad = _release_with_test_data(["y test"])
+    with pytest.raises(ValueError, match="test_data"):
+        check_submission(copy.deepcopy(bad), bad)
+
+
+def test_every_assignment_declares_what_its_answers_must_not_import():
+    """The course library has every answer: each assignment forbids it, and the release keeps that."""
+    import nbformat as nbf
+
+    from coursekit import REPO
+    from grader.integrity import forbidden_imports, test_data_names
+
+    sources = sorted((REPO / "solutions").glob("*/*.ipynb"))
+    assert sources
+    for source in sources:
+        release = REPO / "exercises" / source.parent.name / source.name
+        for path in (source, release):
+            nb = nbf.read(path, as_version=4)
+            assert "nnlib" in forbidden_imports(nb), f"{path} does not forbid importing nnlib"
+            test_data_names(nb)  # well formed
+    mlp = nbf.read(REPO / "solutions" / "06_mlp" / "mlp.ipynb", as_version=4)
+    assert {"X_test", "y_test"} <= test_data_names(mlp), "06 must name its test set"
