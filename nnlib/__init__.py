@@ -15,6 +15,7 @@ One concept per module, each small enough to read in one sitting:
 ``datasets``        offline, seeded datasets (Playground sets, Iris, digits, physics)
 ``plotting``        the figures the lectures share
 ``tracking``        local, offline experiment tracking
+``testing``         ``quiet`` and ``strict``: warnings in the assignments' test cells
 ``neuron``          a leaky integrate-and-fire neuron (the biological analogy)
 ``playground``      a TensorFlow-Playground-like trainer with ipywidgets controls
 ``utils``           seeding and device selection
@@ -41,6 +42,7 @@ _SUBMODULES = (
     "datasets",
     "plotting",
     "tracking",
+    "testing",
     "neuron",
     "playground",
     "utils",

@@ -1,0 +1,66 @@
+"""nnlib.testing: the ``quiet`` / ``strict`` helpers every assignment's test cells use.
+
+The helpers live in one place: each assignment's setup cell imports them, and no notebook defines
+its own copy (a fix to one copy would miss the others).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import nbformat
+import numpy as np
+import pytest
+
+from coursekit import REPO
+from nnlib.testing import quiet, strict
+
+NOTEBOOKS = sorted(list((REPO / "solutions").glob("*/*.ipynb"))
+                   + list((REPO / "exercises").glob("*/*.ipynb")))
+
+
+def test_quiet_silences_floating_point_and_python_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # anything that escapes fails the test
+        with quiet():
+            assert np.isinf(np.exp(np.float64(1000.0)))
+            assert np.isnan(np.float64(0.0) / np.float64(0.0))
+            warnings.warn("harmless", UserWarning)
+
+
+def test_strict_fails_with_the_message_and_the_warning():
+    with pytest.raises(AssertionError, match=r"^sigmoid\(-1000\) overflowed.*\[overflow"):
+        with strict("sigmoid(-1000) overflowed: compute it without exp of a large positive number"):
+            np.exp(np.float64(1000.0))
+    with pytest.raises(AssertionError, match=r"^no nan please \[invalid"):
+        with strict("no nan please"):
+            np.float64(0.0) / np.float64(0.0)
+    with pytest.raises(AssertionError, match=r"^no warnings \[careful\]"):
+        with strict("no warnings"):
+            warnings.warn("careful", RuntimeWarning)
+
+
+def test_strict_allows_underflow_and_keeps_other_errors():
+    with strict("underflow is harmless"):
+        assert np.exp(np.float64(-1000.0)) == 0.0
+    with pytest.raises(KeyError):  # not turned into an assertion: only warnings are
+        with strict("unused"):
+            {}["missing"]
+
+
+def test_strict_needs_a_message():
+    with pytest.raises(TypeError, match="message"):
+        with strict(None):
+            pass
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(REPO)))
+def test_assignments_import_the_helpers_instead_of_defining_them(path):
+    nb = nbformat.read(path, as_version=4)
+    setup = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "setup"]
+    assert setup, f"{path.name} has no setup cell"
+    assert "from nnlib.testing import quiet, strict" in setup[0].source, (
+        f"{path.name}'s setup cell must import quiet and strict from nnlib.testing")
+    copies = [c.metadata.get("nbgrader", {}).get("grade_id") or c.get("id") for c in nb.cells
+              if c.cell_type == "code" and ("def quiet(" in c.source or "def strict(" in c.source)]
+    assert not copies, f"{path.name} defines its own quiet/strict in {copies}"
