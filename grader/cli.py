@@ -71,9 +71,9 @@ def main(argv=None) -> int:
         print(f"error: {course.solutions} holds no assignment", file=sys.stderr)
         return 2
     if args.command == "report":
-        from . import pipeline, report
+        from . import report, scheduler
 
-        results = pipeline.write_report(course, args.csv)
+        results = scheduler.write_report(course, args.csv)
         print(report.table(results))
         print(f"\nGrades: {args.csv or course.root / 'grades.csv'}")
         return 0
@@ -92,7 +92,7 @@ def main(argv=None) -> int:
 
 
 def _run(args, course: Course) -> int:
-    from . import pipeline, report, sandbox
+    from . import report, sandbox, scheduler
     from .course import nbgrader_config
 
     submitted = args.submitted
@@ -106,9 +106,9 @@ def _run(args, course: Course) -> int:
         print(f"error: --submitted {submitted} is not a folder", file=sys.stderr)
         return 2
     timeout = args.timeout or nbgrader_config(course.root).Execute.timeout
-    opts = pipeline.Options(timeout=int(timeout), job_timeout=args.job_timeout,
-                            workers=args.workers,
-                            limits=sandbox.Limits(memory_bytes=args.memory_mb * 1024**2))
+    opts = scheduler.Options(timeout=int(timeout), job_timeout=args.job_timeout,
+                             workers=args.workers,
+                             limits=sandbox.Limits(memory_bytes=args.memory_mb * 1024**2))
     client = None
     if args.scheduler:  # before anything is written: a missing cluster changes nothing
         from .distributed import SchedulerUnavailable, connect
@@ -118,7 +118,7 @@ def _run(args, course: Course) -> int:
         except (SchedulerUnavailable, ValueError) as exc:
             print(f"error: --scheduler: {exc}; nothing was graded or written", file=sys.stderr)
             return 2
-    jobs = pipeline.find_jobs(submitted, course.assignments())
+    jobs = scheduler.find_jobs(submitted, course.assignments())
     where = (f"on the Dask cluster at {args.scheduler} "
              f"({len(client.nthreads())} worker(s))" if client else
              f"with {opts.workers} worker(s)")
@@ -131,9 +131,9 @@ def _run(args, course: Course) -> int:
         from tqdm import tqdm
 
         bar = tqdm(total=len(jobs), unit="submission", file=sys.stderr)
-    results = pipeline.grade_course(course, submitted, opts, release=not args.no_release,
-                                    csv_path=args.csv, progress=(lambda r: bar.update()) if bar
-                                    else None, keep_work=args.keep_work, client=client)
+    results = scheduler.grade_course(course, submitted, opts, release=not args.no_release,
+                                     csv_path=args.csv, progress=(lambda r: bar.update()) if bar
+                                     else None, keep_work=args.keep_work, client=client)
     if client is not None:
         client.close()
     if bar:

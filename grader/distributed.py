@@ -30,7 +30,8 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from .course import Course
-from .pipeline import FAILED, Job, Options, Result, read_due_dates, read_prior, run_jobs
+from .job import FAILED, Job, Options, Result
+from .scheduler import read_due_dates, read_prior, run_jobs
 
 
 class SchedulerUnavailable(RuntimeError):

@@ -1,10 +1,10 @@
-"""Grade every (student, assignment) in isolation, in parallel, and merge the results.
+"""Grade many submissions: find them, grade each in isolation and in parallel, merge the results.
 
-Each job runs in a forked worker with its own scratch course (a copy of a template gradebook that
-knows the assignments but no student), its own sandboxed kernel and its own uid, so a failing,
-hanging or malicious submission can affect nobody else, and no two jobs share a gradebook. The
-parent enforces a wall-clock limit per job, then merges the results into the course's gradebook,
-``autograded/`` and ``feedback/``, replacing any earlier grading of the same submission completely.
+Each job (:mod:`grader.job`) runs in a forked worker with its own scratch course, its own sandboxed
+kernel and its own uid, so a failing, hanging or malicious submission can affect nobody else, and no
+two jobs share a gradebook. The parent enforces a wall-clock limit per job, then merges the results
+into the course's gradebook, ``autograded/`` and ``feedback/``, replacing any earlier grading of the
+same submission completely, and reports every result (``grades.csv``, the printed table).
 """
 
 from __future__ import annotations
@@ -16,62 +16,13 @@ import shutil
 import signal
 import tempfile
 import time
-import traceback
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
-from . import integrity, probes, report, sandbox
+from . import report, sandbox
 from . import zygote as zygote_mod
 from .course import Course, api_for, use_in_process_alembic
-
-GRADED, REVIEW, FAILED = "graded", "needs review", "failed"
-MANUAL = "needs manual grading"  # autograded, but a written answer waits for a person
-
-
-@dataclass
-class Job:
-    student: str
-    assignment: str
-    submission: Path  # the student's folder for this assignment
-
-
-@dataclass
-class Result:
-    student: str
-    assignment: str
-    status: str
-    reason: str = ""
-    score: float | None = None
-    max_score: float | None = None
-    grades: dict = field(default_factory=dict)  # grade_id -> [score, max]
-    findings: list = field(default_factory=list)
-    seconds: float = 0.0
-    job_dir: str = ""
-    timestamp: str = ""  # the submission's timestamp.txt, as nbgrader's `submit` wrote it
-    # Filled from the course gradebook after the merge, so that grades.csv says what the formgrader
-    # shows: the score after the late penalty, the raw score, lateness, pending manual grading.
-    raw_score: float | None = None
-    late_penalty: float | None = None
-    seconds_late: float | None = None
-    needs_manual_grade: bool = False
-    first_name: str = ""
-    last_name: str = ""
-
-    @property
-    def key(self):
-        return (self.student, self.assignment)
-
-
-@dataclass
-class Options:
-    timeout: int = 60  # per cell, as nbgrader's c.Execute.timeout
-    job_timeout: float = 300.0  # wall clock for one whole job
-    workers: int = max(1, os.cpu_count() or 1)
-    limits: sandbox.Limits = field(default_factory=sandbox.Limits)
-    max_output_chars: int = 10_000
-    work_root: Path | None = None
-    zygote: bool = True  # fork kernels from a process that imported them (grader.zygote)
-    zygote_socket: str | None = None  # set by run_jobs while its zygote runs
+from .job import FAILED, GRADED, MANUAL, REVIEW, Job, Options, Result, grade_job, reference_probes
 
 
 def find_jobs(submitted: Path, assignments: list[str]) -> list[Job]:
@@ -130,196 +81,6 @@ def read_due_dates(course: Course, assignments: list[str]) -> dict:
     return due
 
 
-def reference_probes(course: Course, template: Path, assignment: str, opts: Options,
-                     slot: int) -> list:
-    """The instructor's solution run through the probes, as the yardstick for students."""
-    spec = probes.load_probes(course.solutions / assignment)
-    if not spec:
-        return []
-    source = integrity.read_notebook(course.solutions / assignment / f"{spec['notebook']}.ipynb")
-    job_dir = Path(tempfile.mkdtemp(dir=template.parent, prefix="reference-"))
-    return probes.run(source, spec["probes"], job_dir / "probe", slot, [], opts.limits,
-                      opts.timeout, opts.zygote_socket, setup=spec["setup"])
-
-
-# ---------------------------------------------------------------------------------------------
-# one job (runs in a forked child)
-
-
-def grade_job(job: Job, course: Course, template: Path, work_root: Path, slot: int,
-              opts: Options, reference: list, prior: dict | None = None) -> Result:
-    """Check, repair, grade, probe and render feedback for one submission; never raises."""
-    import nbformat
-
-    start = time.monotonic()
-    result = Result(job.student, job.assignment, FAILED)
-    job_dir = Path(tempfile.mkdtemp(dir=work_root, prefix="job-"))
-    result.job_dir = str(job_dir)
-    os.chmod(job_dir, 0o700)
-    try:
-        shutil.copy(template / "gradebook.db", job_dir / "gradebook.db")
-        shutil.copytree(template / "exercises" / job.assignment, job_dir / "exercises" / job.assignment)
-        dest = job_dir / "submitted" / job.student / job.assignment
-        dest.mkdir(parents=True)
-        findings = []
-        release_nbs = sorted((template / "exercises" / job.assignment).glob("*.ipynb"))
-        for release_path in release_nbs:
-            release_nb = nbformat.read(release_path, as_version=4)
-            submitted = integrity.read_notebook(job.submission / release_path.name)
-            repaired, found = integrity.check_submission(submitted, release_nb)
-            findings += [f"{release_path.stem}/{f}" for f in found]
-            nbformat.write(repaired, dest / release_path.name)
-        timestamp, found = _copy_other_files(job.submission, dest,
-                                             {p.name for p in release_nbs})
-        result.timestamp = timestamp
-        findings += found
-        result.findings = findings
-        workdir = job_dir / "autograded" / job.student / job.assignment
-        hide = [str(p) for p in course.private_paths()] + [
-            str(job_dir / "submitted"), str(job_dir / "gradebook.db"), str(template)]
-        spec_root = sandbox.prepare(job_dir, workdir, slot, hide, opts.limits,
-                                    zygote=opts.zygote_socket)
-        os.environ["JUPYTER_PATH"] = os.pathsep.join(
-            [str(spec_root)] + [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p])
-        if prior:
-            _seed_job_gradebook(job_dir / "gradebook.db", job, prior)
-        api = api_for(job_dir, timeout=opts.timeout, kernel_name=sandbox.KERNEL_NAME,
-                      ipc_path=job_dir / "ipc" / "kernel")
-        outcome = api.autograde(job.assignment, job.student, force=True, create=True)
-        sandbox.kill_uid(sandbox.uid_for_worker(slot))
-        if not outcome["success"]:
-            result.reason = _why_nbgrader_failed(outcome.get("error", "") + outcome.get("log", ""))
-            return result
-        from nbgrader.api import Gradebook
-
-        with Gradebook(f"sqlite:///{job_dir / 'gradebook.db'}") as gb:
-            sub = gb.find_submission(job.assignment, job.student)
-            for nb in sub.notebooks:
-                for grade in nb.grades:
-                    result.grades[grade.name] = [float(grade.score), float(grade.max_score)]
-            result.score, result.max_score = float(sub.score), float(sub.max_score)
-        spec = probes.load_probes(course.solutions / job.assignment)
-        if spec and reference:
-            student_nb = nbformat.read(dest / f"{spec['notebook']}.ipynb", as_version=4)
-            got = probes.run(student_nb, spec["probes"], job_dir / "probe", slot, hide,
-                             opts.limits, opts.timeout, opts.zygote_socket, setup=spec["setup"])
-            overruled = {}
-            for probe, mine, ref in zip(spec["probes"], got, reference):
-                gid = probe["grade_id"]
-                score, maximum = result.grades.get(gid, [0.0, 0.0])
-                if (score > 0 and maximum > 0 and gid not in overruled
-                        and not probes.agrees(mine, ref, probe)):
-                    overruled[gid] = (score, maximum)
-                    findings.append(f"{gid}: {score:g}/{maximum:g} in the kernel, but outside it "
-                                    f"{probes.describe(probe, mine, ref)}; scored 0, the clean-room "
-                                    "result (the kernel's score is the one before the colon)")
-            if overruled:
-                _overrule(job_dir / "gradebook.db", job, overruled)
-                for gid in overruled:
-                    result.grades[gid][0] = 0.0
-                result.score = sum(s for s, _ in result.grades.values())
-        _render_feedback(api, job, workdir, release_nbs, opts.max_output_chars)
-        result.findings = findings
-        result.status = REVIEW if findings else GRADED
-        result.reason = f"{len(findings)} finding(s) to review" if findings else ""
-        return result
-    except integrity.SubmissionUnreadable as exc:
-        result.reason = str(exc)
-        return result
-    except Exception as exc:  # the job fails alone, with its reason
-        result.reason = f"grading error: {type(exc).__name__}: {exc}"
-        result.findings.append(traceback.format_exc(limit=3)[-500:])
-        return result
-    finally:
-        sandbox.kill_uid(sandbox.uid_for_worker(slot))
-        result.seconds = time.monotonic() - start
-        (job_dir / "result.json").write_text(json.dumps(asdict(result)))
-
-
-def _overrule(db: Path, job: Job, overruled: dict) -> None:
-    """Give the questions whose clean-room check disagreed with the kernel the clean-room score, 0.
-
-    The kernel's verdict can be forged by the student's own code (an input transformer that blanks
-    the test cells, a rebound ``np.allclose``); the out-of-kernel check cannot. The job's gradebook
-    is changed before the feedback is rendered, so the student, the formgrader and ``grades.csv``
-    all see the same score.
-    """
-    from nbgrader.api import Gradebook
-
-    with Gradebook(f"sqlite:///{db}") as gb:
-        sub = gb.find_submission(job.assignment, job.student)
-        for nb in sub.notebooks:
-            for grade in nb.grades:
-                if grade.name in overruled:
-                    grade.auto_score = 0.0
-        gb.db.commit()
-
-
-def _copy_other_files(src: Path, dest: Path, notebooks: set[str]) -> tuple[str, list[str]]:
-    """Copy what the student submitted besides the release's notebooks, as ``nbgrader autograde`` does.
-
-    That includes ``timestamp.txt`` and ``submission_secret.txt`` (written by ``nbgrader submit``, kept
-    by ``nbgrader collect``): nbgrader reads the first for lateness, and ``release_feedback`` needs both
-    in ``feedback/``. Links are copied as links, never followed. Returns the timestamp (``""`` when
-    there is none) and findings; an unreadable timestamp is a finding and is not passed on.
-    """
-    from nbgrader.utils import parse_utc
-
-    ignore = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", *sorted(notebooks))
-    shutil.copytree(src, dest, symlinks=True, ignore=ignore, dirs_exist_ok=True)
-    stamp_file = dest / "timestamp.txt"
-    if stamp_file.is_symlink() or (stamp_file.exists() and not stamp_file.is_file()):
-        stamp_file.unlink() if stamp_file.is_symlink() else shutil.rmtree(stamp_file)
-        return "", ["timestamp.txt is not a plain file: the submission time is unknown"]
-    if not stamp_file.exists():
-        return "", []
-    text = stamp_file.read_text(errors="replace").strip()
-    try:
-        if parse_utc(text) is None:
-            raise ValueError(text)
-    except (ValueError, OverflowError, TypeError):
-        stamp_file.unlink()
-        return "", [f"timestamp.txt holds no valid time ({text[:40]!r}): the submission time "
-                    "is unknown and no late penalty was computed"]
-    return text, []
-
-
-def _render_feedback(api, job: Job, workdir: Path, release_nbs: list[Path], max_chars: int) -> None:
-    """Cap long outputs in the instructor's full notebook, then render the student's feedback.
-
-    ``autograded/`` keeps hidden tests and tracebacks for the formgrader; the feedback is cleaned by
-    :class:`grader.feedback.HideHiddenTests`, which ``grader_config.py`` gives nbgrader's
-    ``generate_feedback``.
-    """
-    import nbformat
-
-    from .feedback import cap_outputs
-
-    for release_path in release_nbs:
-        path = workdir / release_path.name
-        if path.exists():
-            nb = nbformat.read(path, as_version=4)
-            for cell in nb.cells:
-                cap_outputs(cell, max_chars)
-            os.chmod(path, 0o644)  # nbgrader leaves autograded notebooks read-only (0444)
-            nbformat.write(nb, path)
-    api.generate_feedback(job.assignment, job.student, force=True)
-
-
-def _why_nbgrader_failed(text: str) -> str:
-    """A one-line reason from nbgrader's log of a failed autograde."""
-    known = [("DeadKernelError", "the kernel died while running the notebook (os._exit, a crash "
-                                 "or the memory limit)"),
-             ("Kernel died", "the kernel died while running the notebook"),
-             ("CellTimeoutError", "a cell ran past the time limit and the kernel did not stop"),
-             ("timed out", "a cell ran past the time limit and the kernel did not stop"),
-             ("RuntimeError: Kernel didn't respond", "the kernel stopped responding")]
-    for needle, reason in known:
-        if needle in text:
-            return reason
-    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
-    return "nbgrader could not grade it: " + (lines[-1][:200] if lines else "no reason given")
-
 
 def read_prior(course: Course, jobs: list[Job]) -> list[dict | None]:
     """What a person already entered for each job's submission: extension, manual grades, comments.
@@ -351,27 +112,6 @@ def read_prior(course: Course, jobs: list[Job]) -> list[dict | None]:
     return out
 
 
-def _seed_job_gradebook(db: Path, job: Job, prior: dict) -> None:
-    """Put ``prior`` (see :func:`read_prior`) into the job's scratch gradebook before autograding."""
-    from nbgrader.api import Gradebook, MissingEntry
-
-    with Gradebook(f"sqlite:///{db}") as gb:
-        gb.update_or_create_student(job.student)
-        sub = gb.update_or_create_submission(job.assignment, job.student)
-        sub.extension = prior.get("extension")
-        for (nb, name), (manual, extra) in prior.get("grades", {}).items():
-            try:
-                grade = gb.find_grade(name, nb, job.assignment, job.student)
-            except MissingEntry:
-                continue
-            grade.manual_score, grade.extra_credit = manual, extra
-        for (nb, name), text in prior.get("comments", {}).items():
-            try:
-                gb.find_comment(name, nb, job.assignment, job.student).manual_comment = text
-            except MissingEntry:
-                continue
-        gb.db.commit()
-
 
 def _child(job, course, template, work_root, slot, opts, reference, out_path, prior=None):
     import warnings
@@ -381,10 +121,6 @@ def _child(job, course, template, work_root, slot, opts, reference, out_path, pr
     result = grade_job(job, course, template, work_root, slot, opts, reference, prior)
     Path(out_path).write_text(json.dumps(asdict(result)))
     os._exit(0)
-
-
-# ---------------------------------------------------------------------------------------------
-# many jobs
 
 
 def run_jobs(jobs: list[Job], course: Course, opts: Options, progress=None, *,
@@ -410,8 +146,8 @@ def _run_jobs(jobs, course, opts, progress, slots, due_dates=None, prior=None):
         # The server also renders one feedback page first (grader._preload), so workers start warm.
         # It and the zygote start now and import while the template is built.
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["grader", "nbgrader.apps", "nbgrader.api", "grader.pipeline",
-                                    "grader._preload"])
+        ctx.set_forkserver_preload(["grader", "nbgrader.apps", "nbgrader.api", "grader.job",
+                                    "grader.scheduler", "grader._preload"])
         from multiprocessing import forkserver
 
         forkserver.ensure_running()
