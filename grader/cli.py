@@ -118,7 +118,7 @@ def _run(args, course: Course) -> int:
         except (SchedulerUnavailable, ValueError) as exc:
             print(f"error: --scheduler: {exc}; nothing was graded or written", file=sys.stderr)
             return 2
-    jobs = scheduler.find_jobs(submitted, course.assignments())
+    jobs, unknown = scheduler.scan(submitted, course.assignments())
     where = (f"on the Dask cluster at {args.scheduler} "
              f"({len(client.nthreads())} worker(s))" if client else
              f"with {opts.workers} worker(s)")
@@ -133,7 +133,8 @@ def _run(args, course: Course) -> int:
         bar = tqdm(total=len(jobs), unit="submission", file=sys.stderr)
     results = scheduler.grade_course(course, submitted, opts, release=not args.no_release,
                                      csv_path=args.csv, progress=(lambda r: bar.update()) if bar
-                                     else None, keep_work=args.keep_work, client=client)
+                                     else None, keep_work=args.keep_work, client=client,
+                                     found=(jobs, unknown))
     if client is not None:
         client.close()
     if bar:

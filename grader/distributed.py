@@ -31,7 +31,7 @@ from pathlib import Path
 
 from .course import Course
 from .job import FAILED, Job, Options, Result
-from .scheduler import read_due_dates, read_prior, run_jobs
+from .scheduler import build_template, read_prior, run_jobs
 
 
 class SchedulerUnavailable(RuntimeError):
@@ -93,8 +93,9 @@ def _products(result: Result) -> bytes:
 def grade_chunk(course_bytes: bytes, chunk: list[dict], opts: Options) -> list[tuple[dict, bytes]]:
     """Runs on a Dask worker: grade ``chunk`` in a scratch course made from ``course_bytes``.
 
-    Each item of ``chunk`` has ``student``, ``assignment``, ``submission`` (bytes), ``prior`` and
-    ``due_dates``. Returns, per item and in order, the result as a dict and the job's products.
+    ``course_bytes`` holds the assignments' sources and the template course (see
+    :func:`grader.scheduler.build_template`), built once by the instructor's process. Each item of
+    ``chunk`` has ``student``, ``assignment``, ``submission`` (bytes) and ``prior``. Returns, per item and in order, the result as a dict and the job's products.
     """
     import multiprocessing
 
@@ -112,9 +113,9 @@ def grade_chunk(course_bytes: bytes, chunk: list[dict], opts: Options) -> list[t
             folder = root / "submitted" / item["student"] / item["assignment"]
             _unpack(item["submission"], folder)
             jobs.append(Job(item["student"], item["assignment"], folder))
-        due = chunk[0]["due_dates"] if chunk else {}
         results, work_root = run_jobs(jobs, Course(root), replace(opts, work_root=None),
-                                      due_dates=due, prior=[item["prior"] for item in chunk])
+                                      template=root / "template",
+                                      prior=[item["prior"] for item in chunk])
         try:
             return [(asdict(r), _products(r) if r.job_dir and r.status != FAILED else b"")
                     for r in results]
@@ -131,7 +132,7 @@ def grade_chunk(course_bytes: bytes, chunk: list[dict], opts: Options) -> list[t
 
 
 def run_jobs_on_cluster(jobs: list[Job], course: Course, opts: Options, client, progress=None,
-                        *, chunks_per_thread: int = 2):
+                        *, released: bool = False, chunks_per_thread: int = 2):
     """Grade ``jobs`` on the cluster behind ``client``; the same return value as :func:`run_jobs`.
 
     Every job comes back exactly once: graded, or ``failed`` with the reason when its chunk could
@@ -144,9 +145,9 @@ def run_jobs_on_cluster(jobs: list[Job], course: Course, opts: Options, client, 
     staging = work_root / "course"
     for a in assignments:
         shutil.copytree(course.solutions / a, staging / "solutions" / a)
+    build_template(course, staging, assignments, released=released)  # once, for every worker
     course_future = client.scatter(_pack(staging), broadcast=True)
     shutil.rmtree(staging)
-    due = read_due_dates(course, assignments)
     prior = read_prior(course, jobs)
     threads = max(1, sum(client.nthreads().values()))
     size = max(1, math.ceil(len(jobs) / (threads * chunks_per_thread)))
@@ -155,7 +156,7 @@ def run_jobs_on_cluster(jobs: list[Job], course: Course, opts: Options, client, 
     futures = {}
     for n, indices in enumerate(chunks):
         items = [{"student": jobs[i].student, "assignment": jobs[i].assignment,
-                  "submission": _pack(jobs[i].submission), "prior": prior[i], "due_dates": due}
+                  "submission": _pack(jobs[i].submission), "prior": prior[i]}
                  for i in indices]
         future = client.submit(grade_chunk, course_future, items, remote_opts, pure=False,
                                key=f"grade-chunk-{n}-{work_root.name}")

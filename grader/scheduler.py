@@ -25,25 +25,51 @@ from .course import Course, api_for, use_in_process_alembic
 from .job import FAILED, GRADED, MANUAL, REVIEW, Job, Options, Result, grade_job, reference_probes
 
 
-def find_jobs(submitted: Path, assignments: list[str]) -> list[Job]:
-    """Every ``<student>/<assignment>/`` folder under ``submitted`` for a known assignment."""
-    jobs = []
+def scan(submitted: Path, assignments: list[str]) -> tuple[list[Job], list[Result]]:
+    """One pass over ``submitted``: a job for every ``<student>/<assignment>/`` folder of a known
+    assignment, and a failed result for every folder ``<student>/<name>/`` of no assignment of the
+    course, with the reason."""
+    jobs, unknown = [], []
     if not submitted.is_dir():
-        return jobs
+        return jobs, unknown
     for student in sorted(p for p in submitted.iterdir() if p.is_dir()):
-        for assignment in assignments:
-            if (student / assignment).is_dir():
-                jobs.append(Job(student.name, assignment, student / assignment))
-    return jobs
+        folders = sorted(p for p in student.iterdir() if p.is_dir())
+        names = {f.name for f in folders}
+        jobs += [Job(student.name, a, student / a) for a in assignments if a in names]
+        unknown += [Result(student.name, folder.name, FAILED,
+                           f"no assignment {folder.name!r} in solutions/ (closed, "
+                           f"removed or misspelt); the course has {', '.join(assignments)}")
+                    for folder in folders
+                    if folder.name not in assignments and not folder.name.startswith(".")]
+    return jobs, unknown
 
 
-def build_template(course: Course, work_root: Path, assignments: list[str],
-                   due_dates: dict | None = None) -> Path:
-    """A scratch course whose gradebook knows every assignment (generated from the sources) and the
-    due dates the instructor set (``nbgrader db assignment add A --duedate=...``), so that each job's
-    autograde computes lateness and the late penalty as plain nbgrader would."""
+def generate_releases(course: Course, assignments: list[str]) -> None:
+    """Regenerate the student releases in ``exercises/`` (and the course gradebook's record of each
+    assignment) from ``solutions/``, with nbgrader."""
+    api = api_for(course.root)
+    for a in assignments:
+        out = api.generate_assignment(a, force=True)
+        if not out["success"]:
+            raise RuntimeError(f"nbgrader could not generate the release of {a}:\n"
+                               f"{out.get('error', '')}")
+
+
+def build_template(course: Course, work_root: Path, assignments: list[str], *,
+                   released: bool = False) -> Path:
+    """A scratch course whose gradebook knows every assignment and the due dates the instructor set
+    (``nbgrader db assignment add A --duedate=...``) but no student, so that each job's autograde
+    computes lateness and the late penalty as plain nbgrader would.
+
+    With ``released`` (the course's releases and gradebook were regenerated in this run, see
+    :func:`generate_releases`), it is made of those: nothing is generated twice. Otherwise the releases are
+    generated here from the sources.
+    """
     template = work_root / "template"
     template.mkdir(mode=0o700)
+    if released:
+        _template_from_release(course, template, assignments)
+        return template
     for a in assignments:
         shutil.copytree(course.solutions / a, template / "solutions" / a)
     api = api_for(template)
@@ -51,8 +77,7 @@ def build_template(course: Course, work_root: Path, assignments: list[str],
         result = api.generate_assignment(a, force=True)
         if not result["success"]:
             raise RuntimeError(f"nbgrader could not generate {a}:\n{result.get('error', '')}")
-    if due_dates is None:
-        due_dates = read_due_dates(course, assignments)
+    due_dates = read_due_dates(course, assignments)
     if due_dates:
         from nbgrader.api import Gradebook
 
@@ -60,6 +85,34 @@ def build_template(course: Course, work_root: Path, assignments: list[str],
             for a, duedate in due_dates.items():
                 gb.update_or_create_assignment(a, duedate=duedate)
     return template
+
+
+def _template_from_release(course: Course, template: Path, assignments: list[str]) -> None:
+    """The course's fresh releases, and a copy of its gradebook without its students (their
+    submissions, grades and comments): the assignments, their cells and due dates stay."""
+    import sqlite3
+
+    from nbgrader.api import Comment, Grade, Gradebook, Student, SubmittedAssignment, SubmittedNotebook
+
+    for a in assignments:
+        shutil.copytree(course.exercises / a, template / "exercises" / a)
+    db = template / "gradebook.db"
+    source, copy = sqlite3.connect(course.root / "gradebook.db"), sqlite3.connect(db)
+    try:
+        source.backup(copy)  # consistent even while the formgrader writes
+    finally:
+        source.close()
+        copy.close()
+    use_in_process_alembic()
+    with Gradebook(f"sqlite:///{db}") as gb:
+        for model in (Grade, Comment, SubmittedNotebook, SubmittedAssignment, Student):
+            gb.db.query(model).delete(synchronize_session=False)
+        gb.db.commit()
+    conn = sqlite3.connect(db)
+    try:
+        conn.execute("VACUUM")  # each job copies it: no free pages
+    finally:
+        conn.close()
 
 
 def read_due_dates(course: Course, assignments: list[str]) -> dict:
@@ -124,18 +177,19 @@ def _child(job, course, template, work_root, slot, opts, reference, out_path, pr
 
 
 def run_jobs(jobs: list[Job], course: Course, opts: Options, progress=None, *,
-             due_dates: dict | None = None, prior: list | None = None):
+             released: bool = False, template: Path | None = None, prior: list | None = None):
     """Grade ``jobs`` with ``opts.workers`` workers.
 
     Returns the results in the order of ``jobs`` and the scratch folder that holds each job's
-    products (``Result.job_dir``). ``due_dates`` and ``prior`` (see :func:`read_due_dates`,
-    :func:`read_prior`) default to the course gradebook's; a remote worker is handed them instead.
+    products (``Result.job_dir``). The template course (see :func:`build_template`) is built here
+    unless ``template`` is given; ``prior`` (see :func:`read_prior`) defaults to the course
+    gradebook's. A remote worker is handed both instead.
     """
     with sandbox.lease_slots(max(1, opts.workers)) as slots:
-        return _run_jobs(jobs, course, opts, progress, slots, due_dates, prior)
+        return _run_jobs(jobs, course, opts, progress, slots, released, template, prior)
 
 
-def _run_jobs(jobs, course, opts, progress, slots, due_dates=None, prior=None):
+def _run_jobs(jobs, course, opts, progress, slots, released=False, template=None, prior=None):
     work_root = Path(tempfile.mkdtemp(prefix="grading-", dir=opts.work_root or "/var/tmp"))
     os.chmod(work_root, 0o711)
     results: dict[int, Result] = {}
@@ -154,7 +208,8 @@ def _run_jobs(jobs, course, opts, progress, slots, due_dates=None, prior=None):
         if opts.zygote:
             zygote = zygote_mod.start(work_root)
         assignments = sorted({j.assignment for j in jobs})
-        template = build_template(course, work_root, assignments, due_dates)
+        if template is None:
+            template = build_template(course, work_root, assignments, released=released)
         if zygote is not None:
             opts = replace(opts, zygote_socket=zygote_mod.wait_ready(zygote))
         refs = {a: reference_probes(course, template, a, opts, slots[0]) for a in assignments}
@@ -393,24 +448,18 @@ def read_back(results: list[Result], course: Course) -> None:
 
 def grade_course(course: Course, submitted: Path, opts: Options, *, release: bool = True,
                  csv_path: Path | None = None, progress=None, keep_work: bool = False,
-                 client=None):
+                 client=None, found: tuple[list[Job], list[Result]] | None = None):
     """The whole pipeline behind ``make grade``; returns this run's results.
 
     ``grades.csv`` lists every submission graded so far (this run's and earlier runs'), each read
     back from the gradebook, so that it agrees with the formgrader. With a ``distributed.Client``
     (see :mod:`grader.distributed`) the jobs are graded on that Dask cluster; the merge still runs
-    here, once.
+    here, once. ``found`` is what :func:`scan` found in ``submitted``, if the caller scanned it.
     """
     assignments = course.assignments()
     if release:
-        api = api_for(course.root)
-        for a in assignments:
-            out = api.generate_assignment(a, force=True)
-            if not out["success"]:
-                raise RuntimeError(f"nbgrader could not generate the release of {a}:\n"
-                                   f"{out.get('error', '')}")
-    jobs = find_jobs(submitted, assignments)
-    unknown = unknown_submissions(submitted, assignments)
+        generate_releases(course, assignments)
+    jobs, unknown = found if found is not None else scan(submitted, assignments)
     if not jobs and not unknown:
         return []
     if not jobs:
@@ -418,9 +467,10 @@ def grade_course(course: Course, submitted: Path, opts: Options, *, release: boo
     elif client is not None:
         from .distributed import run_jobs_on_cluster
 
-        results, work_root = run_jobs_on_cluster(jobs, course, opts, client, progress)
+        results, work_root = run_jobs_on_cluster(jobs, course, opts, client, progress,
+                                                 released=release)
     else:
-        results, work_root = run_jobs(jobs, course, opts, progress)
+        results, work_root = run_jobs(jobs, course, opts, progress, released=release)
     results += unknown
     try:
         merge(results, course)
@@ -433,20 +483,6 @@ def grade_course(course: Course, submitted: Path, opts: Options, *, release: boo
         elif work_root is not None:
             shutil.rmtree(work_root, ignore_errors=True)
     return results
-
-
-def unknown_submissions(submitted: Path, assignments: list[str]) -> list[Result]:
-    """Folders ``<student>/<name>/`` for no assignment of the course: failed, with the reason."""
-    out = []
-    if not submitted.is_dir():
-        return out
-    for student in sorted(p for p in submitted.iterdir() if p.is_dir()):
-        for folder in sorted(p for p in student.iterdir() if p.is_dir()):
-            if folder.name not in assignments and not folder.name.startswith("."):
-                out.append(Result(student.name, folder.name, FAILED,
-                                  f"no assignment {folder.name!r} in solutions/ (closed, "
-                                  f"removed or misspelt); the course has {', '.join(assignments)}"))
-    return out
 
 
 def all_results(course: Course) -> list[Result]:
