@@ -152,7 +152,7 @@ def run_jobs_on_cluster(jobs: list[Job], course: Course, opts: Options, client, 
     threads = max(1, sum(client.nthreads().values()))
     size = max(1, math.ceil(len(jobs) / (threads * chunks_per_thread)))
     chunks = [list(range(i, min(i + size, len(jobs)))) for i in range(0, len(jobs), size)]
-    remote_opts = replace(opts, workers=1, work_root=None, zygote_socket=None)
+    remote_opts = replace(opts, workers=1, work_root=None)
     futures = {}
     for n, indices in enumerate(chunks):
         items = [{"student": jobs[i].student, "assignment": jobs[i].assignment,

@@ -67,7 +67,6 @@ class Options:
     max_output_chars: int = 10_000
     work_root: Path | None = None
     zygote: bool = True  # fork kernels from a process that imported them (grader.zygote)
-    zygote_socket: str | None = None  # set by run_jobs while its zygote runs
 
 
 @dataclass
@@ -80,21 +79,21 @@ class Scratch:
     release_nbs: list[Path]  # the release's notebooks, in the template course
 
 
-def reference_probes(course: Course, template: Path, assignment: str, opts: Options,
-                     slot: int) -> list:
+def reference_probes(course: Course, template: Path, assignment: str,
+                     slot: sandbox.Slot) -> list:
     """The instructor's solution run through the probes, as the yardstick for students."""
     spec = probes.load_probes(course.solutions / assignment)
     if not spec:
         return []
     source = integrity.read_notebook(course.solutions / assignment / f"{spec['notebook']}.ipynb")
     job_dir = Path(tempfile.mkdtemp(dir=template.parent, prefix="reference-"))
-    return probes.run(source, spec["probes"], job_dir / "probe", slot, [], opts.limits,
-                      opts.timeout, opts.zygote_socket, setup=spec["setup"])
+    return probes.run(source, spec["probes"], job_dir / "probe", slot, setup=spec["setup"])
 
 
-def grade_job(job: Job, course: Course, template: Path, work_root: Path, slot: int,
+def grade_job(job: Job, course: Course, template: Path, work_root: Path, slot: sandbox.Slot,
               opts: Options, reference: list, prior: dict | None = None) -> Result:
-    """Check, repair, grade, probe and render feedback for one submission; never raises."""
+    """Check, repair, grade, probe and render feedback for one submission in ``slot``; never
+    raises."""
     start = time.monotonic()
     result = Result(job.student, job.assignment, FAILED)
     job_dir = Path(tempfile.mkdtemp(dir=work_root, prefix="job-"))
@@ -103,14 +102,14 @@ def grade_job(job: Job, course: Course, template: Path, work_root: Path, slot: i
     try:
         scratch = stage(job, template, job_dir)
         check(job, scratch, result)
-        hide = [str(p) for p in course.private_paths()] + [
-            str(job_dir / "submitted"), str(job_dir / "gradebook.db"), str(template)]
-        api, failure = autograde(job, scratch, slot, hide, opts, prior)
+        slot = slot.hiding([*course.private_paths(), job_dir / "submitted",
+                            job_dir / "gradebook.db", template])
+        api, failure = autograde(job, scratch, slot, opts, prior)
         if failure:
             result.reason = failure
             return result
         read_grades(job, scratch, result)
-        probe(job, course, scratch, slot, hide, opts, reference, result)
+        probe(job, course, scratch, slot, reference, result)
         feedback(api, job, scratch, opts.max_output_chars)
         result.status = REVIEW if result.findings else GRADED
         result.reason = f"{len(result.findings)} finding(s) to review" if result.findings else ""
@@ -123,7 +122,7 @@ def grade_job(job: Job, course: Course, template: Path, work_root: Path, slot: i
         result.findings.append(traceback.format_exc(limit=3)[-500:])
         return result
     finally:
-        sandbox.kill_uid(sandbox.uid_for_worker(slot))
+        slot.kill()
         result.seconds = time.monotonic() - start
         (job_dir / "result.json").write_text(json.dumps(asdict(result)))
 
@@ -160,13 +159,11 @@ def check(job: Job, scratch: Scratch, result: Result) -> None:
     result.findings = findings + found
 
 
-def autograde(job: Job, scratch: Scratch, slot: int, hide: list[str], opts: Options,
-              prior: dict | None):
+def autograde(job: Job, scratch: Scratch, slot: sandbox.Slot, opts: Options, prior: dict | None):
     """Run ``nbgrader autograde`` in the sandboxed kernel; return the API and the reason it failed
     (``""`` when it did not)."""
     job_dir = scratch.job_dir
-    spec_root = sandbox.prepare(job_dir, scratch.workdir, slot, hide, opts.limits,
-                                zygote=opts.zygote_socket)
+    spec_root = sandbox.prepare(job_dir, scratch.workdir, slot)
     os.environ["JUPYTER_PATH"] = os.pathsep.join(
         [str(spec_root)] + [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p])
     if prior:
@@ -174,7 +171,7 @@ def autograde(job: Job, scratch: Scratch, slot: int, hide: list[str], opts: Opti
     api = api_for(job_dir, timeout=opts.timeout, kernel_name=sandbox.KERNEL_NAME,
                   ipc_path=job_dir / "ipc" / "kernel")
     outcome = api.autograde(job.assignment, job.student, force=True, create=True)
-    sandbox.kill_uid(sandbox.uid_for_worker(slot))
+    slot.kill()
     if not outcome["success"]:
         return api, _why_nbgrader_failed(outcome.get("error", "") + outcome.get("log", ""))
     return api, ""
@@ -192,8 +189,8 @@ def read_grades(job: Job, scratch: Scratch, result: Result) -> None:
         result.score, result.max_score = float(sub.score), float(sub.max_score)
 
 
-def probe(job: Job, course: Course, scratch: Scratch, slot: int, hide: list[str], opts: Options,
-          reference: list, result: Result) -> None:
+def probe(job: Job, course: Course, scratch: Scratch, slot: sandbox.Slot, reference: list,
+          result: Result) -> None:
     """Re-run the hidden checks outside the kernel; a question they disagree on is scored 0."""
     import nbformat
 
@@ -201,8 +198,8 @@ def probe(job: Job, course: Course, scratch: Scratch, slot: int, hide: list[str]
     if not (spec and reference):
         return
     student_nb = nbformat.read(scratch.dest / f"{spec['notebook']}.ipynb", as_version=4)
-    got = probes.run(student_nb, spec["probes"], scratch.job_dir / "probe", slot, hide,
-                     opts.limits, opts.timeout, opts.zygote_socket, setup=spec["setup"])
+    got = probes.run(student_nb, spec["probes"], scratch.job_dir / "probe", slot,
+                     setup=spec["setup"])
     overruled = {}
     for one, mine, ref in zip(spec["probes"], got, reference):
         gid = one["grade_id"]

@@ -78,22 +78,22 @@ def answer_code(nb) -> list[str]:
     return code
 
 
-def run(nb, probes: list[dict], workdir: Path, slot: int, hide: list[str],
-        limits: sandbox.Limits, cell_timeout: float, zygote: str | None = None,
-        setup: str = "") -> list[dict]:
-    """Run the probes against ``nb``'s answer code in a sandboxed process; return its results.
+def run(nb, probes: list[dict], workdir: Path, slot: sandbox.Slot, setup: str = "") -> list[dict]:
+    """Run the probes against ``nb``'s answer code in a sandboxed process of ``slot``; return its
+    results.
 
     ``setup`` (the declaration's ``"setup"``) runs after the answer code. Every cell, the setup and
-    every probe get ``cell_timeout`` seconds; the process as a whole gets the sum.
+    every probe get ``slot.timeout`` seconds; the process as a whole gets the sum.
     """
+    cell_timeout = slot.timeout
     workdir.mkdir(parents=True, exist_ok=True)
     code = answer_code(nb)
     timeout = cell_timeout * (len(code) + len(probes) + 1) + 10
     (workdir / "probe-input.json").write_text(json.dumps(
         {"code": code, "setup": setup, "timeout": cell_timeout,
          "probes": [{k: p[k] for k in ("call", "args", "kwargs") if k in p} for p in probes]}))
-    sandbox.prepare(workdir.parent, workdir, slot, hide, limits)
-    argv = sandbox.kernel_argv(workdir.parent / "sandbox.json", ["--probe"], zygote)
+    sandbox.prepare(workdir.parent, workdir, slot)
+    argv = slot.argv(workdir.parent / "sandbox.json", ["--probe"])
     try:
         subprocess.run(argv, cwd=workdir, timeout=timeout, stdin=subprocess.DEVNULL,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -101,7 +101,7 @@ def run(nb, probes: list[dict], workdir: Path, slot: int, hide: list[str],
     except subprocess.TimeoutExpired:
         return [{"error": f"the probes timed out after {timeout:g} s"} for _ in probes]
     finally:
-        sandbox.kill_uid(sandbox.uid_for_worker(slot))
+        slot.kill()
     out = workdir / "probe-output.json"
     try:
         results = json.loads(out.read_text(encoding="utf-8"))

@@ -27,7 +27,7 @@ import signal
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 KERNEL_NAME = "grader-sandbox"
@@ -75,6 +75,47 @@ class Limits:
     file_bytes: int = 64 * 1024**2
     processes: int = 64
     core_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One worker slot of a grading run: what every sandboxed process started in it shares.
+
+    ``number`` is a slot leased by :func:`lease_slots` (as root, its kernels run as their own uid,
+    :attr:`uid`); ``limits`` and ``timeout`` (seconds per cell and per hidden check) bound each
+    process; ``zygote`` is the socket of a running :mod:`grader.zygote` to fork kernels from (None:
+    they start the direct way); ``hide`` lists what the kernels see empty (the course's private
+    folders, the job's own submission and gradebook).
+    """
+
+    number: int
+    limits: Limits = field(default_factory=Limits)
+    timeout: float = 60
+    zygote: str | None = None
+    hide: tuple[str, ...] = ()
+
+    @property
+    def uid(self) -> int | None:
+        """The uid its kernels run as (root only), see :func:`uid_for_worker`."""
+        return uid_for_worker(self.number)
+
+    def hiding(self, paths) -> Slot:
+        """The same slot, with ``paths`` hidden too."""
+        return replace(self, hide=(*self.hide, *(str(p) for p in paths)))
+
+    def kill(self) -> int:
+        """End every process of this slot's uid (as root; nothing to do otherwise)."""
+        return kill_uid(self.uid)
+
+    def argv(self, cfg_path: Path, args: list[str]) -> list[str]:
+        """The command that starts a sandboxed kernel (``args`` ``-f CONN``) or probe (``--probe``)
+        of ``cfg_path`` (see :func:`prepare`): a fork of the zygote, or the direct way."""
+        if self.zygote:
+            return [sys.executable, "-m", "grader.zygote", "kernel", self.zygote, str(cfg_path),
+                    *args]
+        from .zygote import direct_argv
+
+        return direct_argv(str(cfg_path), args)
 
 
 @dataclass
@@ -218,22 +259,22 @@ def uid_for_worker(slot: int) -> int | None:
     return BASE_UID + slot if is_root() else None
 
 
-def prepare(job_dir: Path, workdir: Path, slot: int, hide: list[str], limits: Limits, *,
-            zygote: str | None = None) -> Path:
+def prepare(job_dir: Path, workdir: Path, slot: Slot) -> Path:
     """Write the job's kernelspec and make ``workdir`` usable by the sandbox user.
 
-    With ``zygote`` (the socket of a running :mod:`grader.zygote`), the kernel is forked from it;
-    otherwise it is started from scratch by :mod:`grader.kernel_launcher`.
+    The kernel runs with ``slot``'s uid, limits and hidden paths; with ``slot.zygote`` (the socket
+    of a running :mod:`grader.zygote`), it is forked from it, otherwise it is started from scratch
+    by :mod:`grader.kernel_launcher`.
 
     Returns the directory to prepend to ``JUPYTER_PATH``.
     """
-    uid = uid_for_worker(slot)
+    uid = slot.uid
     workdir.mkdir(parents=True, exist_ok=True)
     ipc = job_dir / "ipc"  # the kernel's sockets (see course.nbgrader_config)
     cfg = SandboxConfig(str(workdir), uid, NOGROUP if uid is not None else None,
                         namespace=_namespace_kind(),
-                        hide=list(dict.fromkeys([str(p) for p in hide] + _code_roots_private())),
-                        limits=limits,
+                        hide=list(dict.fromkeys([*slot.hide, *_code_roots_private()])),
+                        limits=slot.limits,
                         expose=sorted({os.path.realpath(sys.base_prefix),
                                        os.path.realpath(sys.prefix), *CODE_ROOTS}),
                         private=_private_folders(job_dir), writable=[str(ipc)],
@@ -243,7 +284,7 @@ def prepare(job_dir: Path, workdir: Path, slot: int, hide: list[str], limits: Li
     spec_dir.mkdir(parents=True, exist_ok=True)
     cfg_path = job_dir / "sandbox.json"
     cfg_path.write_text(json.dumps(cfg.as_json()))
-    argv = kernel_argv(cfg_path, ["-f", "{connection_file}"], zygote)
+    argv = slot.argv(cfg_path, ["-f", "{connection_file}"])
     (spec_dir / "kernel.json").write_text(json.dumps(
         {"argv": argv, "display_name": "Python 3 (grading sandbox)", "language": "python",
          "env": {"PYTHONPATH": os.environ.get("GRADER_KERNEL_PYTHONPATH", "")}}))
@@ -271,15 +312,6 @@ def _private_folders(job_dir: Path) -> list[str]:
         pass
     folders.append(os.path.realpath(os.path.expanduser("~")))
     return [f for f in dict.fromkeys(folders) if f != "/"]
-
-
-def kernel_argv(cfg_path: Path, args: list[str], zygote: str | None) -> list[str]:
-    """The command that starts a sandboxed kernel (``args`` ``-f CONN``) or probe (``--probe``)."""
-    if zygote:
-        return [sys.executable, "-m", "grader.zygote", "kernel", zygote, str(cfg_path), *args]
-    from .zygote import direct_argv
-
-    return direct_argv(str(cfg_path), args)
 
 
 def kill_uid(uid: int | None, grace: float = 0.5) -> int:

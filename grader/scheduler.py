@@ -16,7 +16,7 @@ import shutil
 import signal
 import tempfile
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 from . import report, sandbox
@@ -210,14 +210,13 @@ def _run_jobs(jobs, course, opts, progress, slots, released=False, template=None
         assignments = sorted({j.assignment for j in jobs})
         if template is None:
             template = build_template(course, work_root, assignments, released=released)
-        if zygote is not None:
-            opts = replace(opts, zygote_socket=zygote_mod.wait_ready(zygote))
-        refs = {a: reference_probes(course, template, a, opts, slots[0]) for a in assignments}
+        socket = zygote_mod.wait_ready(zygote) if zygote is not None else None
+        free = [sandbox.Slot(n, opts.limits, opts.timeout, socket) for n in slots]
+        refs = {a: reference_probes(course, template, a, free[0]) for a in assignments}
         if prior is None:
             prior = read_prior(course, jobs)
         pending = list(enumerate(jobs))
-        running: dict[int, tuple] = {}  # slot -> (index, process, deadline, out_path)
-        free = list(slots)
+        running: dict[int, tuple] = {}  # slot number -> (slot, index, process, deadline, out_path)
         while pending or running:
             while pending and free:
                 index, job = pending.pop(0)
@@ -227,9 +226,10 @@ def _run_jobs(jobs, course, opts, progress, slots, released=False, template=None
                                                         opts, refs[job.assignment], out_path,
                                                         prior[index]))
                 proc.start()
-                running[slot] = (index, proc, time.monotonic() + opts.job_timeout, out_path)
+                running[slot.number] = (slot, index, proc, time.monotonic() + opts.job_timeout,
+                                        out_path)
             time.sleep(0.05)
-            for slot, (index, proc, deadline, out_path) in list(running.items()):
+            for number, (slot, index, proc, deadline, out_path) in list(running.items()):
                 job = jobs[index]
                 if proc.is_alive() and time.monotonic() < deadline:
                     continue
@@ -245,8 +245,8 @@ def _run_jobs(jobs, course, opts, progress, slots, released=False, template=None
                     except (OSError, ValueError, TypeError):
                         results[index] = Result(job.student, job.assignment, FAILED,
                                                 f"the grading worker died (exit code {proc.exitcode})")
-                sandbox.kill_uid(sandbox.uid_for_worker(slot))
-                del running[slot]
+                slot.kill()
+                del running[number]
                 free.append(slot)
                 if progress is not None:
                     progress(results[index])

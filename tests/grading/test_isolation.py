@@ -257,8 +257,9 @@ def test_hidden_checks_reach_no_network_process_or_private_file(zygote, victim, 
         nb = v4.new_notebook(cells=[v4.new_code_cell(code + "\ndef f():\n    return [0]\n"
                                                             "json.dump(R, open('reach.json', 'w'))")])
         job = Path(tempfile.mkdtemp(dir=zygote["work"], prefix="job-"))
-        (result,) = probes.run(nb, [{"call": "f", "args": []}], job / "probe", zygote["slot"], [],
-                               sandbox.Limits(), 30, zygote["socket"] if via == "zygote" else None)
+        slot = sandbox.Slot(zygote["slot"], timeout=30,
+                            zygote=zygote["socket"] if via == "zygote" else None)
+        (result,) = probes.run(nb, [{"call": "f", "args": []}], job / "probe", slot)
         log = job / "kernel.log"
         assert "value" in result, f"{result}: {log.read_text() if log.exists() else ''}"
         inside = json.loads((job / "probe" / "reach.json").read_text())
@@ -281,8 +282,8 @@ def test_a_sandboxed_kernel_works_over_unix_sockets_and_is_cut_off(zygote, victi
     write_target = _write_target(Path(sys.prefix))
     job = Path(tempfile.mkdtemp(dir=zygote["work"], prefix="job-"))
     workdir = job / "work"
-    spec_root = sandbox.prepare(job, workdir, zygote["slot"], [], sandbox.Limits(),
-                                zygote=zygote["socket"] if via == "zygote" else None)
+    spec_root = sandbox.prepare(job, workdir, sandbox.Slot(
+        zygote["slot"], zygote=zygote["socket"] if via == "zygote" else None))
     km = KernelManager(kernel_name=sandbox.KERNEL_NAME,
                        kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(spec_root / "kernels")]),
                        transport="ipc", ip=str(job / "ipc" / "kernel"))
@@ -330,9 +331,9 @@ def test_terminating_the_kernels_process_ends_everything_it_started(zygote, via)
             "open('started', 'w').close()\ntime.sleep(600)")
     (workdir / "probe-input.json").write_text(json.dumps({"code": [code], "timeout": 600,
                                                           "probes": []}))
-    sandbox.prepare(job, workdir, zygote["slot"], [], sandbox.Limits())
-    argv = sandbox.kernel_argv(job / "sandbox.json", ["--probe"],
-                               zygote["socket"] if via == "zygote" else None)
+    slot = sandbox.Slot(zygote["slot"], zygote=zygote["socket"] if via == "zygote" else None)
+    sandbox.prepare(job, workdir, slot)
+    argv = slot.argv(job / "sandbox.json", ["--probe"])
     proc = subprocess.Popen(argv, cwd=workdir, stdin=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 30

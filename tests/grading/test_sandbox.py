@@ -22,7 +22,7 @@ def test_the_kernel_is_shown_its_interpreter_and_the_course_code():
     """prepare() lists the interpreter and the folder of nnlib/grader among the paths to keep."""
     with tempfile.TemporaryDirectory(dir="/var/tmp") as tmp:
         job = Path(tmp)
-        sandbox.prepare(job, job / "work", 0, [], sandbox.Limits())
+        sandbox.prepare(job, job / "work", sandbox.Slot(0))
         expose = json.loads((job / "sandbox.json").read_text())["expose"]
     assert os.path.realpath(sys.prefix) in expose, "the virtual environment must stay reachable"
     import nnlib

@@ -42,8 +42,8 @@ def _report(zygote, code: str, *, socket_path: str | None = "zygote"):
     nb = v4.new_notebook(cells=[v4.new_code_cell(code)])
     job = Path(tempfile.mkdtemp(dir=zygote["work"], prefix="job-"))
     socket_path = zygote["socket"] if socket_path == "zygote" else socket_path
-    (result,) = probes.run(nb, [{"call": "f", "args": []}], job / "probe", zygote["slot"], [],
-                           sandbox.Limits(), 20, socket_path)
+    slot = sandbox.Slot(zygote["slot"], timeout=20, zygote=socket_path)
+    (result,) = probes.run(nb, [{"call": "f", "args": []}], job / "probe", slot)
     assert "value" in result, f"the probe failed: {result}; log: {_log(job)}"
     return result["value"]
 
@@ -105,8 +105,9 @@ def test_killing_the_stub_kills_the_kernel(zygote, tmp_path):
     (workdir / "probe-input.json").write_text(
         '{"code": ["import os, time\\nopen(\'pid\', \'w\').write(str(os.getpid()))\\n'
         'time.sleep(600)"], "timeout": 600, "probes": []}')
-    sandbox.prepare(job, workdir, zygote["slot"], [], sandbox.Limits())
-    argv = sandbox.kernel_argv(job / "sandbox.json", ["--probe"], zygote["socket"])
+    slot = sandbox.Slot(zygote["slot"], zygote=zygote["socket"])
+    sandbox.prepare(job, workdir, slot)
+    argv = slot.argv(job / "sandbox.json", ["--probe"])
     stub = subprocess.Popen(argv, cwd=workdir, stdin=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 20
@@ -134,8 +135,9 @@ def test_the_stub_exits_with_the_kernels_exit_code(zygote):
     workdir.mkdir()
     (workdir / "probe-input.json").write_text(
         '{"code": ["import os\\nos._exit(7)"], "timeout": 20, "probes": []}')
-    sandbox.prepare(job, workdir, zygote["slot"], [], sandbox.Limits())
-    argv = sandbox.kernel_argv(job / "sandbox.json", ["--probe"], zygote["socket"])
+    slot = sandbox.Slot(zygote["slot"], zygote=zygote["socket"])
+    sandbox.prepare(job, workdir, slot)
+    argv = slot.argv(job / "sandbox.json", ["--probe"])
     assert subprocess.run(argv, check=False, cwd=workdir, stdin=subprocess.DEVNULL, timeout=60).returncode == 7
 
 
