@@ -4,8 +4,8 @@ It sits at the repository root so that it also applies to ``pytest lectures/``.
 
 A notebook's cells share one kernel, so all nbval items of a notebook must run on the same worker; a
 test module's module-scoped fixtures (the adversarial grading run, the JupyterLab server) likewise.
-The nbgrader round trip is the exception: each assignment is its own unit, so that assignments are
-graded in parallel.
+The nbgrader round trip and the probe checks are the exception: each assignment is its own unit, so
+that assignments are graded in parallel.
 """
 
 import os
@@ -16,6 +16,8 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 sys.path.insert(0, str(Path(__file__).resolve().parent / "tests"))
 
 ROUNDTRIP = "tests/test_nbgrader_roundtrip.py"
+PROBES = "tests/grading/test_probes_samples.py"
+PER_ASSIGNMENT = (ROUNDTRIP, PROBES)  # parametrised by assignment; each assignment is one unit
 
 try:  # property-based tests draw the same examples on every run (a failure is reproducible)
     from hypothesis import settings as _hypothesis_settings
@@ -27,9 +29,9 @@ except ImportError:  # pytest lectures/ without the development extras
 
 
 def work_unit(nodeid: str) -> str:
-    """The scheduling unit of a test: its file, or its assignment for the round trip."""
+    """The scheduling unit of a test: its file, or its assignment for the per-assignment files."""
     path, _, rest = nodeid.partition("::")
-    if path == ROUNDTRIP and rest.endswith("]"):
+    if path in PER_ASSIGNMENT and rest.endswith("]"):
         return f"{path}[{rest.rsplit('[', 1)[1]}"
     return path
 
@@ -38,7 +40,7 @@ def work_unit(nodeid: str) -> str:
 # whole assignment at the end while the other idles (xdist would otherwise start with the units that
 # hold the most tests: the quick parametrised unit tests).
 LONGEST_FIRST = ("tests/grading/test_adversarial.py", ROUNDTRIP, "tests/grading/test_make_grade.py",
-                 "lectures/", "tests/test_lab_server.py", "solutions/")
+                 PROBES, "lectures/", "tests/test_lab_server.py", "solutions/")
 
 
 def _rank(nodeid: str) -> int:
