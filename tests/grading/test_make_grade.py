@@ -78,6 +78,8 @@ def course(tmp_path_factory):
 
 OFF_ROSTER = "sample-overflow"
 MANUAL_FIRST = "sample-partial"
+# Samples the integrity scan flags for a person to look at (their scores stand).
+FLAGGED = {"sample-nnlib-import": "which this assignment forbids"}
 
 
 def test_releases_are_regenerated(course):
@@ -104,8 +106,11 @@ def test_everyone_else_gets_the_recorded_scores(course):
         row = rows[(student, assignment)]
         if student in (OFF_ROSTER, course[3]):
             assert row["status"] == "needs review", row
+        elif student in FLAGGED:
+            assert row["status"] == "needs review" and FLAGGED[student] in row["findings"], row
         elif student != MANUAL_FIRST:
-            assert row["status"] in ("graded", "needs manual grading"), row
+            assert row["status"] in ("graded", "needs manual grading"), (
+                f"{student}: {row['status']}, {row['reason']}; findings: {row['findings']}")
         if student == MANUAL_FIRST:
             continue  # one of its grades is the manual one, see below
         assert float(row["score"]) == pytest.approx(sum(grades.values())), row
