@@ -47,8 +47,8 @@ def _run_probes(nb, spec: dict) -> list[dict]:
     os.chmod(work, 0o711)
     try:
         with sandbox.lease_slots(1) as slots:
-            return probes.run(nb, spec["probes"], work / "job" / "probe", slots[0], [],
-                              sandbox.Limits(), PROBE_TIMEOUT, None, setup=spec["setup"])
+            return probes.run(nb, spec["probes"], work / "job" / "probe",
+                              sandbox.Slot(slots[0], timeout=PROBE_TIMEOUT), setup=spec["setup"])
     finally:
         subprocess.run(["rm", "-rf", str(work)], check=False)
 
