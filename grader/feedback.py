@@ -10,9 +10,10 @@ hidden tests to the student. ``grader_config.py`` adds :class:`HideHiddenTests` 
 from __future__ import annotations
 
 import nbformat
-from nbgrader import utils
 from nbgrader.preprocessors import ClearHiddenTests
 from traitlets import Integer
+
+from . import cells
 
 HIDDEN_NOTE = "# (hidden tests ran here; their code is not shown)"
 STDERR_NOTE = ("\n[grader] This test wrote to stderr (above: a warning, or a message printed there). "
@@ -34,7 +35,7 @@ class HideHiddenTests(ClearHiddenTests):
     def preprocess_cell(self, cell, resources, cell_index):
         if self._remove_hidden_test_region(cell) and cell.cell_type == "code":
             cell.source = cell.source.rstrip("\n") + "\n" + HIDDEN_NOTE
-        is_test = utils.is_grade(cell) and not utils.is_solution(cell)
+        is_test = cells.is_test(cell)
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error" and is_test:
                 out["traceback"] = [f"{out.get('ename', 'Error')}: "

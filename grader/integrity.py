@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import nbformat
 
+from . import cells
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -284,10 +286,9 @@ def scan_code(source: str, cell: str, forbidden: frozenset = frozenset(),
     list of Finding
         Each construct once, in the order found.
     """
-    lines = source.splitlines()
-    magic = [ln for ln in lines if ln.lstrip().startswith(("%", "!"))]
-    found = [Finding(cell, f"IPython magic or shell command {ln.strip()[:40]!r}") for ln in magic]
-    code = "\n".join("" if ln.lstrip().startswith(("%", "!")) else ln for ln in lines)
+    found = [Finding(cell, f"IPython magic or shell command {ln.strip()[:40]!r}")
+             for ln in cells.magic_lines(source)]
+    code = cells.without_magics(source, keep_lines=True)
     try:
         tree = ast.parse(code)
     except SyntaxError:
@@ -331,15 +332,6 @@ def _checksum(cell) -> str | None:
         return None
 
 
-def _gid(cell):
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-
-
-def _is_answer(cell) -> bool:
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return bool(meta.get("solution")) or bool(meta.get("task"))
-
-
 def check_submission(submitted: nbformat.NotebookNode, release: nbformat.NotebookNode):
     """Compare ``submitted`` with ``release``; return (repaired notebook, findings).
 
@@ -351,11 +343,11 @@ def check_submission(submitted: nbformat.NotebookNode, release: nbformat.Noteboo
     forbidden = forbidden_imports(release)
     test_data = test_data_names(release)
     findings: list[Finding] = []
-    release_cells = {_gid(c): c for c in release.cells if _gid(c)}
+    release_cells = {cells.grade_id(c): c for c in release.cells if cells.grade_id(c)}
     seen: set[str] = set()
     out = []
     for index, cell in enumerate(submitted.cells):
-        gid = _gid(cell)
+        gid = cells.grade_id(cell)
         label = gid or cell.get("id") or f"cell {index}"
         if gid is None:
             if cell.cell_type == "code":
@@ -375,7 +367,7 @@ def check_submission(submitted: nbformat.NotebookNode, release: nbformat.Noteboo
             continue
         seen.add(gid)
         original = release_cells[gid]
-        if _is_answer(original):
+        if cells.is_answer(original):
             kept = copy.deepcopy(cell)
             kept.metadata["nbgrader"] = copy.deepcopy(original.metadata["nbgrader"])
             if kept.cell_type != original.cell_type:
@@ -400,11 +392,11 @@ def check_submission(submitted: nbformat.NotebookNode, release: nbformat.Noteboo
             out.append(restored)
     # Re-insert deleted cells after the release cell that precedes them.
     for pos, original in enumerate(release.cells):
-        gid = _gid(original)
+        gid = cells.grade_id(original)
         if gid and gid not in seen:
             findings.append(Finding(gid, "the cell was deleted (restored from the release)"))
-            prev = next((_gid(c) for c in reversed(release.cells[:pos]) if _gid(c) in seen), None)
-            where = next((i + 1 for i, c in enumerate(out) if prev and _gid(c) == prev), 0)
+            prev = next((cells.grade_id(c) for c in reversed(release.cells[:pos]) if cells.grade_id(c) in seen), None)
+            where = next((i + 1 for i, c in enumerate(out) if prev and cells.grade_id(c) == prev), 0)
             out.insert(where, copy.deepcopy(original))
             seen.add(gid)
     repaired = copy.deepcopy(submitted)

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import sandbox
+from . import cells, sandbox
 
 PROBE_FILE = "probes.json"
 
@@ -66,16 +66,8 @@ def load_probes(source_dir: Path) -> dict | None:
 def answer_code(nb) -> list[str]:
     """The code a probe may run: setup (read-only) cells, answer cells and the student's own cells,
     but never a test cell."""
-    code = []
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("grade") and not meta.get("solution"):
-            continue  # a test cell
-        code.append("\n".join(ln for ln in cell.source.splitlines()
-                              if not ln.lstrip().startswith(("%", "!"))))
-    return code
+    return [cells.without_magics(cell.source) for cell in nb.cells
+            if cell.cell_type == "code" and not cells.is_test(cell)]
 
 
 def run(nb, probes: list[dict], workdir: Path, slot: sandbox.Slot, setup: str = "") -> list[dict]:

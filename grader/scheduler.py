@@ -19,7 +19,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from . import report, sandbox
+from . import cells, report, sandbox
 from . import zygote as zygote_mod
 from .course import Course, api_for, use_in_process_alembic
 from .job import FAILED, GRADED, MANUAL, REVIEW, Job, Options, Result, grade_job, reference_probes
@@ -378,9 +378,7 @@ def _answers(folder: Path) -> dict:
             nb = nbformat.read(path, as_version=4)
         except Exception:  # an unreadable old copy counts as changed
             continue
-        out[path.stem] = [(c.metadata.get("nbgrader", {}).get("grade_id"), c.source)
-                          for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")
-                          or c.metadata.get("nbgrader", {}).get("grade")]
+        out[path.stem] = [(cells.grade_id(c), c.source) for c in nb.cells if cells.is_graded(c)]
     return out
 
 
