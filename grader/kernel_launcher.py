@@ -427,6 +427,12 @@ def selftest(kind: str) -> int:
         return 1
 
 
+def direct_argv(config: str, args: list[str]) -> list[str]:
+    """The command that starts a sandboxed kernel (``args`` ``-f CONN``) or probe (``--probe``) of
+    ``config`` without a zygote: this module makes the namespaces itself."""
+    return [sys.executable, "-m", "grader.kernel_launcher", config, *args]
+
+
 KERNEL_ARGV = ["-m", "ipykernel_launcher", "-f", ".kernel-connection.json",
                "--HistoryManager.hist_file=:memory:"]
 PROBE_ARGV = ["-m", "grader.probe_runner"]

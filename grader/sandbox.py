@@ -113,7 +113,7 @@ class Slot:
         if self.zygote:
             return [sys.executable, "-m", "grader.zygote", "kernel", self.zygote, str(cfg_path),
                     *args]
-        from .zygote import direct_argv
+        from .kernel_launcher import direct_argv
 
         return direct_argv(str(cfg_path), args)
 

@@ -44,11 +44,6 @@ FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT, signal.SIGHUP, signa
 # the stub (runs as the kernel's process for jupyter_client)
 
 
-def direct_argv(config: str, args: list[str]) -> list[str]:
-    """The kernel's command without a zygote: :mod:`grader.kernel_launcher` makes the namespaces."""
-    return [sys.executable, "-m", "grader.kernel_launcher", config, *args]
-
-
 def stub(sock_path: str, config: str, args: list[str]) -> int:
     """Have the zygote fork a kernel for ``config``; stand in for it until it exits."""
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -59,6 +54,8 @@ def stub(sock_path: str, config: str, args: list[str]) -> int:
         pid = json.loads(reader.readline())["pid"]
     except (OSError, ValueError, KeyError):
         conn.close()
+        from grader.kernel_launcher import direct_argv
+
         argv = direct_argv(config, args)
         os.execvp(argv[0], argv)  # the slow way, but the same sandbox
 
