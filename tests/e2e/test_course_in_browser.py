@@ -251,7 +251,8 @@ WRONG_SIGMOID_GRAD = (
 
 
 def answered(release, solution):
-    """The release with every answer cell filled in from the solution (markers removed)."""
+    """The release with every answer cell, code or written, filled in from the solution (markers
+    removed): Validate also fails on a written answer left at "YOUR ANSWER HERE"."""
     answers = {
         c.metadata["nbgrader"]["grade_id"]: c.source
         for c in solution.cells
@@ -259,7 +260,7 @@ def answered(release, solution):
     }
     for cell in release.cells:
         meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution") and cell.cell_type == "code":
+        if meta.get("solution"):
             cell.source = "\n".join(
                 line
                 for line in answers[meta["grade_id"]].splitlines()
