@@ -14,11 +14,7 @@ the course), ``report`` (grades.csv, the table), ``cli``.
 __all__ = ["__version__"]
 __version__ = "0.1.0"
 
-import sys as _sys
+from . import patches as _patches
 
-# jsonschema (imported by nbformat, nbgrader and jupyter_server) imports ``rfc3987_syntax`` when it is
-# installed, and that builds about twenty Earley parsers at import: 2.8 s of CPU in every grading
-# process (the command, its fork server). It only checks the "iri" and "iri-reference" string formats,
-# which no schema the grader validates uses; without it jsonschema skips those two formats.
-if "rfc3987_syntax" not in _sys.modules:
-    _sys.modules["rfc3987_syntax"] = None  # import rfc3987_syntax -> ImportError
+# Before anything imports jsonschema (nbformat, nbgrader and jupyter_server do): see grader.patches.
+_patches.block_rfc3987_syntax()

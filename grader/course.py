@@ -13,6 +13,8 @@ from pathlib import Path
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
+from . import patches
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -78,36 +80,11 @@ def nbgrader_config(course_root: Path, *, timeout: int | None = None,
     return cfg
 
 
-def _alembic_head() -> str:
-    """The gradebook schema's alembic revision, read in-process from nbgrader's migration scripts."""
-    import nbgrader
-    from alembic.script import ScriptDirectory
-
-    return ScriptDirectory(str(Path(nbgrader.__file__).parent / "alembic")).get_current_head()
-
-
-def use_in_process_alembic() -> None:
-    """Make nbgrader stamp new gradebooks without starting the ``alembic`` program.
-
-    nbgrader's ``Gradebook`` runs ``alembic heads`` in a subprocess each time it creates a database
-    (one Python start-up that imports SQLAlchemy and alembic, several seconds on a busy machine). The
-    answer is the same head revision, computed here once from the same scripts, in this process.
-    """
-    import functools
-
-    import nbgrader.api
-
-    if not getattr(nbgrader.api.get_alembic_version, "_in_process", False):
-        head = functools.cache(_alembic_head)
-        head._in_process = True
-        nbgrader.api.get_alembic_version = head
-
-
 def api_for(course_root: Path, **kwargs):
     """An in-process ``NbGraderAPI`` for ``course_root``."""
     from nbgrader.apps import NbGraderAPI
 
-    use_in_process_alembic()
+    patches.in_process_alembic()
     from nbgrader.coursedir import CourseDirectory
 
     cfg = nbgrader_config(course_root, **kwargs)

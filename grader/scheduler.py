@@ -19,9 +19,9 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from . import cells, report, sandbox
+from . import cells, patches, report, sandbox
 from . import zygote as zygote_mod
-from .course import Course, api_for, use_in_process_alembic
+from .course import Course, api_for
 from .job import FAILED, GRADED, MANUAL, REVIEW, Job, Options, Result, grade_job, reference_probes
 
 
@@ -92,7 +92,14 @@ def _template_from_release(course: Course, template: Path, assignments: list[str
     submissions, grades and comments): the assignments, their cells and due dates stay."""
     import sqlite3
 
-    from nbgrader.api import Comment, Grade, Gradebook, Student, SubmittedAssignment, SubmittedNotebook
+    from nbgrader.api import (
+        Comment,
+        Grade,
+        Gradebook,
+        Student,
+        SubmittedAssignment,
+        SubmittedNotebook,
+    )
 
     for a in assignments:
         shutil.copytree(course.exercises / a, template / "exercises" / a)
@@ -103,7 +110,7 @@ def _template_from_release(course: Course, template: Path, assignments: list[str
     finally:
         source.close()
         copy.close()
-    use_in_process_alembic()
+    patches.in_process_alembic()
     with Gradebook(f"sqlite:///{db}") as gb:
         for model in (Grade, Comment, SubmittedNotebook, SubmittedAssignment, Student):
             gb.db.query(model).delete(synchronize_session=False)
@@ -280,7 +287,7 @@ def merge(results: list[Result], course: Course) -> None:
     """
     from nbgrader.api import Gradebook, MissingEntry
 
-    use_in_process_alembic()
+    patches.in_process_alembic()
     with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}") as gb:
         roster = {s.id for s in gb.students if s.first_name or s.last_name or s.email}
         late = _late_penalties(course)

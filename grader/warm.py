@@ -52,20 +52,11 @@ CACHE = MemoryBytecodeCache()
 
 
 def install() -> None:
-    """Make every nbconvert template environment created from now on use :data:`CACHE`."""
-    from nbconvert.exporters.templateexporter import TemplateExporter
+    """Make every nbconvert template environment created from now on use :data:`CACHE` (a patch of
+    nbconvert's internals: :func:`grader.patches.shared_jinja_cache`)."""
+    from .patches import shared_jinja_cache
 
-    original = TemplateExporter._create_environment
-    if getattr(original, "_grader_cached", False):
-        return
-
-    def _create_environment(self):
-        environment = original(self)
-        environment.bytecode_cache = CACHE
-        return environment
-
-    _create_environment._grader_cached = True
-    TemplateExporter._create_environment = _create_environment
+    shared_jinja_cache(CACHE)
 
 
 def _sample_notebook():
