@@ -4,7 +4,8 @@
 #   make lab      JupyterLab at the start page, with nbgrader's extensions (students, instructors)
 #   make hub      the course's JupyterHub on this machine (as root): see hub/README.md
 #   make test     the whole test suite (unit tests, every notebook, the nbgrader round trip)
-#   make e2e      the browser tests: JupyterLab in headless Chromium (a student's and instructor's day)
+#   make e2e      the browser tests in headless Chromium: a student's and instructor's day in JupyterLab,
+#                 a class day on the course's JupyterHub (root), the course site (after make site)
 #   make grade    regenerate releases, autograde submitted/ (or the bundled samples), grades.csv
 #                 (SCHEDULER=tcp://host:8786 grades on that Dask cluster)
 #   make site     the course site in _site/: lectures executed once, exercises (no solutions)
