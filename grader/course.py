@@ -39,9 +39,6 @@ class Course:
         return sorted(p.name for p in self.solutions.iterdir()
                       if p.is_dir() and any(p.glob("*.ipynb")))
 
-    def release_notebooks(self, assignment: str) -> list[Path]:
-        return sorted((self.exercises / assignment).glob("*.ipynb"))
-
     def private_paths(self) -> list[Path]:
         """What a student's code must never see."""
         names = ("solutions", "samples", "submitted", "autograded", "feedback", "gradebook.db",

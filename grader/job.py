@@ -53,10 +53,6 @@ class Result:
     first_name: str = ""
     last_name: str = ""
 
-    @property
-    def key(self):
-        return (self.student, self.assignment)
-
 
 @dataclass
 class Options:
@@ -90,13 +86,12 @@ def reference_probes(course: Course, template: Path, assignment: str,
     return probes.run(source, spec["probes"], job_dir / "probe", slot, setup=spec["setup"])
 
 
-def grade_job(job: Job, course: Course, template: Path, work_root: Path, slot: sandbox.Slot,
+def grade_job(job: Job, course: Course, template: Path, job_dir: Path, slot: sandbox.Slot,
               opts: Options, reference: list, prior: dict | None = None) -> Result:
-    """Check, repair, grade, probe and render feedback for one submission in ``slot``; never
-    raises."""
+    """Check, repair, grade, probe and render feedback for one submission in ``slot``, in the empty
+    folder ``job_dir``; never raises. The result is also written to ``job_dir/result.json``."""
     start = time.monotonic()
     result = Result(job.student, job.assignment, FAILED)
-    job_dir = Path(tempfile.mkdtemp(dir=work_root, prefix="job-"))
     result.job_dir = str(job_dir)
     os.chmod(job_dir, 0o700)
     try:

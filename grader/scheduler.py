@@ -16,7 +16,6 @@ import shutil
 import signal
 import tempfile
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 from . import cells, patches, report, sandbox
@@ -173,13 +172,12 @@ def read_prior(course: Course, jobs: list[Job]) -> list[dict | None]:
 
 
 
-def _child(job, course, template, work_root, slot, opts, reference, out_path, prior=None):
+def _child(job, course, template, job_dir, slot, opts, reference, prior=None):
     import warnings
 
     os.setsid()  # one process group to kill if the job overruns
     warnings.filterwarnings("ignore", message=".*not in session.*")  # nbgrader's, harmless
-    result = grade_job(job, course, template, work_root, slot, opts, reference, prior)
-    Path(out_path).write_text(json.dumps(asdict(result)))
+    grade_job(job, course, template, job_dir, slot, opts, reference, prior)  # writes result.json
     os._exit(0)
 
 
@@ -223,35 +221,29 @@ def _run_jobs(jobs, course, opts, progress, slots, released=False, template=None
         if prior is None:
             prior = read_prior(course, jobs)
         pending = list(enumerate(jobs))
-        running: dict[int, tuple] = {}  # slot number -> (slot, index, process, deadline, out_path)
+        running: dict[int, tuple] = {}  # slot number -> (slot, index, process, deadline, job_dir)
         while pending or running:
             while pending and free:
                 index, job = pending.pop(0)
                 slot = free.pop(0)
-                out_path = work_root / f"result-{index}.json"
-                proc = ctx.Process(target=_child, args=(job, course, template, work_root, slot,
-                                                        opts, refs[job.assignment], out_path,
-                                                        prior[index]))
+                job_dir = Path(tempfile.mkdtemp(dir=work_root, prefix="job-"))
+                proc = ctx.Process(target=_child, args=(job, course, template, job_dir, slot,
+                                                        opts, refs[job.assignment], prior[index]))
                 proc.start()
                 running[slot.number] = (slot, index, proc, time.monotonic() + opts.job_timeout,
-                                        out_path)
+                                        job_dir)
             time.sleep(0.05)
-            for number, (slot, index, proc, deadline, out_path) in list(running.items()):
+            for number, (slot, index, proc, deadline, job_dir) in list(running.items()):
                 job = jobs[index]
                 if proc.is_alive() and time.monotonic() < deadline:
                     continue
                 if proc.is_alive():
                     _kill_group(proc.pid)
                     proc.join(5)
-                    results[index] = Result(job.student, job.assignment, FAILED,
-                                            f"grading took longer than {opts.job_timeout:g} s")
+                    results[index] = _worker_result(job, job_dir, proc.exitcode, opts.job_timeout)
                 else:
                     proc.join()
-                    try:
-                        results[index] = Result(**json.loads(out_path.read_text()))
-                    except (OSError, ValueError, TypeError):
-                        results[index] = Result(job.student, job.assignment, FAILED,
-                                                f"the grading worker died (exit code {proc.exitcode})")
+                    results[index] = _worker_result(job, job_dir, proc.exitcode, None)
                 slot.kill()
                 del running[number]
                 free.append(slot)
@@ -264,6 +256,20 @@ def _run_jobs(jobs, course, opts, progress, slots, released=False, template=None
     finally:
         if zygote is not None:
             zygote_mod.stop(zygote)
+
+
+def _worker_result(job: Job, job_dir: Path, exitcode: int | None,
+                   overdue: float | None) -> Result:
+    """The result of a job whose worker ended: the one it wrote (``result.json``), or failed with
+    why, when it was killed after ``overdue`` seconds or died without writing one."""
+    if overdue is not None:
+        return Result(job.student, job.assignment, FAILED,
+                      f"grading took longer than {overdue:g} s")
+    try:
+        return Result(**json.loads((job_dir / "result.json").read_text()))
+    except (OSError, ValueError, TypeError):
+        return Result(job.student, job.assignment, FAILED,
+                      f"the grading worker died (exit code {exitcode})")
 
 
 def _kill_group(pid: int) -> None:
