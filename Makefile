@@ -13,7 +13,7 @@
 #   make grades   rewrite grades.csv from the gradebook (after manual grading in the formgrader)
 #   make release  regenerate exercises/ from solutions/ with nbgrader
 #   make bench    the benchmark scripts (speed ratios against named baselines)
-#   make format   ruff format + fixable lint on the Python sources
+#   make lint     ruff check on the Python sources, with pyproject.toml's rules (tests/test_lint.py too)
 #   make clean    remove nbgrader's working state and caches (keeps .venv)
 
 PYTHON ?= python3
@@ -45,7 +45,7 @@ HUB_PREFIX ?= /opt/ann-course
 HUB_IP     ?= 127.0.0.1
 HUB_PORT   ?= 8000
 
-.PHONY: venv lab hub test e2e site grade roster grades release bench format clean distclean help
+.PHONY: venv lab hub test e2e site grade roster grades release bench lint clean distclean help
 
 help:
 	@sed -n '3,/^$$/p' Makefile
@@ -102,9 +102,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_mlp.py
 	$(HEADLESS) $(BIN)/python benchmarks/bench_grading.py
 
-format: $(STAMP)
-	$(BIN)/ruff format nnlib grader tests benchmarks
-	$(BIN)/ruff check --fix nnlib grader tests benchmarks
+lint: $(STAMP)
+	$(BIN)/ruff check nnlib grader tests benchmarks
 
 clean:
 	rm -rf autograded feedback gradebook.db grades.csv .grader-status.json .nbgrader.log exchange test-artifacts \

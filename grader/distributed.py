@@ -21,8 +21,8 @@ and, for the full sandbox, to run as root or as a user with unprivileged user na
 from __future__ import annotations
 
 import io
-import os
 import math
+import os
 import shutil
 import tarfile
 import tempfile
@@ -82,7 +82,7 @@ def _products(result: Result) -> bytes:
     job_dir = Path(result.job_dir)
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        skip = lambda m: None if m.issym() or m.islnk() else m  # noqa: E731
+        skip = lambda m: None if m.issym() or m.islnk() else m
         for rel in ("gradebook.db", f"autograded/{result.student}/{result.assignment}",
                     f"feedback/{result.student}/{result.assignment}"):
             if (job_dir / rel).exists():
@@ -166,7 +166,7 @@ def run_jobs_on_cluster(jobs: list[Job], course: Course, opts: Options, client, 
         _, indices = futures[future.key]
         try:
             returned = future.result()
-        except Exception as exc:  # a chunk lost on every worker it was given: failed, with why
+        except Exception as exc:  # noqa: BLE001 - a chunk lost on every worker it was given: failed, with why
             reason = f"the Dask cluster could not grade it: {type(exc).__name__}: {exc}"[:300]
             for i in indices:
                 results[i] = Result(jobs[i].student, jobs[i].assignment, FAILED, reason)

@@ -38,8 +38,8 @@ class HideHiddenTests(ClearHiddenTests):
         is_test = cells.is_test(cell)
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error" and is_test:
-                out["traceback"] = [f"{out.get('ename', 'Error')}: "
-                                    f"{str(out.get('evalue', ''))[:500]}"]
+                out["traceback"] = [(f"{out.get('ename', 'Error')}: "
+                                     f"{str(out.get('evalue', ''))[:500]}")]
         outputs = cell.get("outputs", [])
         if (is_test and any(o.get("output_type") == "stream" and o.get("name") == "stderr"
                             for o in outputs)

@@ -317,7 +317,7 @@ def read_notebook(path) -> nbformat.NotebookNode:
         if nb.get("nbformat") != 4 or not isinstance(nb.get("cells"), list):
             raise ValueError("not an nbformat 4 notebook")
         nbformat.validate(nb)
-    except Exception as exc:  # nbformat raises several kinds
+    except Exception as exc:  # noqa: BLE001 - nbformat raises several kinds
         raise SubmissionUnreadable(f"{path.name} is not a valid notebook ({str(exc)[:200]})") from None
     return nb
 
@@ -328,7 +328,7 @@ def _checksum(cell) -> str | None:
 
     try:
         return compute_checksum(cell)
-    except Exception:  # malformed metadata: the metadata comparison reports it
+    except Exception:  # noqa: BLE001 - malformed metadata: the metadata comparison reports it
         return None
 
 

@@ -112,7 +112,7 @@ def grade_job(job: Job, course: Course, template: Path, job_dir: Path, slot: san
     except integrity.SubmissionUnreadable as exc:
         result.reason = str(exc)
         return result
-    except Exception as exc:  # the job fails alone, with its reason
+    except Exception as exc:  # noqa: BLE001 - the job fails alone, with its reason
         result.reason = f"grading error: {type(exc).__name__}: {exc}"
         result.findings.append(traceback.format_exc(limit=3)[-500:])
         return result
@@ -281,15 +281,15 @@ def _copy_other_files(src: Path, dest: Path, notebooks: set[str]) -> tuple[str, 
             raise ValueError(text)
     except (ValueError, OverflowError, TypeError):
         stamp_file.unlink()
-        return "", [f"timestamp.txt holds no valid time ({text[:40]!r}): the submission time "
-                    "is unknown and no late penalty was computed"]
+        return "", [(f"timestamp.txt holds no valid time ({text[:40]!r}): the submission time "
+                     "is unknown and no late penalty was computed")]
     return text, []
 
 
 def _why_nbgrader_failed(text: str) -> str:
     """A one-line reason from nbgrader's log of a failed autograde."""
-    known = [("DeadKernelError", "the kernel died while running the notebook (os._exit, a crash "
-                                 "or the memory limit)"),
+    known = [("DeadKernelError", ("the kernel died while running the notebook (os._exit, a crash "
+                                  "or the memory limit)")),
              ("Kernel died", "the kernel died while running the notebook"),
              ("CellTimeoutError", "a cell ran past the time limit and the kernel did not stop"),
              ("timed out", "a cell ran past the time limit and the kernel did not stop"),

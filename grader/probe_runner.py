@@ -58,7 +58,7 @@ def main():
             try:
                 signal.setitimer(signal.ITIMER_REAL, seconds)
                 exec(compile(source, "<answer>", "exec"), namespace)  # noqa: S102 (sandboxed)
-            except BaseException as exc:  # a broken cell must not stop the probes
+            except BaseException as exc:  # noqa: BLE001 - a broken cell must not stop the probes
                 if isinstance(exc, SystemExit):
                     break
             finally:
@@ -70,7 +70,7 @@ def main():
             try:  # the instructor's probe helpers, after (and over) whatever the answers defined
                 signal.setitimer(signal.ITIMER_REAL, seconds)
                 exec(compile(spec["setup"], "<probe setup>", "exec"), namespace)  # noqa: S102
-            except BaseException as exc:
+            except BaseException as exc:  # noqa: BLE001 - reported for each probe
                 setup_error = f"the probe setup failed: {type(exc).__name__}: {str(exc)[:200]}"
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
@@ -85,7 +85,7 @@ def main():
                 kwargs = {k: _array(v) for k, v in probe.get("kwargs", {}).items()}
                 value, shape = _plain(fn(*args, **kwargs))
                 results.append({"value": value, "shape": shape})
-            except BaseException as exc:  # report, never raise
+            except BaseException as exc:  # noqa: BLE001 - report, never raise
                 results.append({"error": f"{type(exc).__name__}: {str(exc)[:200]}"})
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)

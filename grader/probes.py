@@ -56,8 +56,8 @@ def load_probes(source_dir: Path) -> dict | None:
     setup = spec.get("setup", "")
     if isinstance(setup, list):
         setup = "\n".join(setup)
-    if not isinstance(setup, str):
-        raise ValueError(f"{path}: 'setup' must be Python source (a string or a list of lines), "
+    if not isinstance(setup, str):  # a malformed probes.json, as above: its callers expect ValueError
+        raise ValueError(f"{path}: 'setup' must be Python source (a string or a list of lines), "  # noqa: TRY004
                          f"got {type(setup).__name__}")
     spec["setup"] = setup
     return spec
@@ -87,7 +87,7 @@ def run(nb, probes: list[dict], workdir: Path, slot: sandbox.Slot, setup: str = 
     sandbox.prepare(workdir.parent, workdir, slot)
     argv = slot.argv(workdir.parent / "sandbox.json", ["--probe"])
     try:
-        subprocess.run(argv, cwd=workdir, timeout=timeout, stdin=subprocess.DEVNULL,
+        subprocess.run(argv, check=False, cwd=workdir, timeout=timeout, stdin=subprocess.DEVNULL,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
     except subprocess.TimeoutExpired:

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from coursekit import REPO, assignment_names
 
 LECTURES = sorted((REPO / "lectures").glob("*.ipynb"))

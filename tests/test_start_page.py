@@ -6,7 +6,6 @@ import re
 from urllib.parse import unquote
 
 import nbformat
-
 from coursekit import REPO
 
 START = REPO / "lectures" / "00_start_here.ipynb"

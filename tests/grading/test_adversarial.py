@@ -22,7 +22,6 @@ from pathlib import Path
 import nbformat
 import psutil
 import pytest
-
 from coursekit import REPO, nbgrader, scores
 
 FIXTURE = Path(__file__).parent / "fixtures" / "course"
@@ -147,7 +146,7 @@ def graded(tmp_path_factory):
     # --keep-work: the jobs' kernel logs explain a failure, and their sandbox.json names the uids
     # this run used (other grading runs of the suite may be running beside it, as other uids).
     proc = subprocess.run(run + ["--keep-work"], env=env, capture_output=True, text=True,
-                          timeout=600)
+                          timeout=600, check=False)
     ended = time.time()
     assert proc.returncode == 0, proc.stdout + proc.stderr
     work = Path(proc.stdout.split("Scratch folders kept in ")[1].split()[0])
@@ -267,7 +266,8 @@ def test_regrading_replaces_old_grades_and_failure_is_never_zero(graded):
     shutil.copytree(course / "submitted" / "honest", only / "honest")
     proc = subprocess.run(graded["run"] + ["--submitted", str(only), "--no-release",
                                            "--csv", str(course / "regrade.csv")],
-                          env=graded["env"], capture_output=True, text=True, timeout=300)
+                          env=graded["env"], capture_output=True, text=True, timeout=300,
+                          check=False)
     assert proc.returncode == 0, proc.stderr
     with open(course / "regrade.csv", newline="") as fh:
         rows = {r["student"]: r for r in csv.DictReader(fh)}  # everyone graded so far

@@ -179,8 +179,8 @@ def test_scan_flags_what_honest_answers_never_need(code):
 @pytest.mark.parametrize("code", [
     ANSWERS["add"], ANSWERS["square"], ANSWERS["mean"],
     "def softmax(z):\n    e = np.exp(z - np.max(z))\n    return e / e.sum()",
-    "class Layer:\n    def __init__(self, n):\n        self.w = np.zeros(n)\n"
-    "    def __call__(self, x):\n        return self.w @ x",
+    ("class Layer:\n    def __init__(self, n):\n        self.w = np.zeros(n)\n"
+     "    def __call__(self, x):\n        return self.w @ x"),
     "def total(xs):\n    sum = 0\n    for x in xs:\n        sum += x\n    return sum",
     "import numpy as np\nfrom numpy.linalg import norm\nx = norm(np.ones(3))",
     "def f(x):\n    return x  # open( exec( in a comment",
@@ -292,8 +292,8 @@ def test_test_data_must_be_variable_names():
 def test_every_assignment_declares_what_its_answers_must_not_import():
     """The course library has every answer: each assignment forbids it, and the release keeps that."""
     import nbformat as nbf
-
     from coursekit import REPO
+
     from grader.integrity import forbidden_imports, test_data_names
 
     sources = sorted((REPO / "solutions").glob("*/*.ipynb"))

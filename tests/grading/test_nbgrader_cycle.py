@@ -22,8 +22,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
-from coursekit import BIN, REPO, make_course, nbgrader
+from coursekit import BIN, make_course, nbgrader
 
 pytestmark = [pytest.mark.grading, pytest.mark.filterwarnings("ignore:.*not in session")]
 
@@ -33,7 +32,7 @@ ASSIGNMENT = "01_activations"
 def _grader(course: Path, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", MPLBACKEND="Agg")
     proc = subprocess.run([sys.executable, "-m", "grader", *args, "--course", str(course)],
-                          env=env, capture_output=True, text=True, timeout=600)
+                          env=env, capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc
 
@@ -48,7 +47,7 @@ def _student(course: Path, home: Path, student: str, *args: str) -> subprocess.C
         "c.Exchange.path_includes_course = True\n")
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
     proc = subprocess.run([str(BIN / "nbgrader"), *args, f"--student={student}"], cwd=home,
-                          env=env, capture_output=True, text=True, timeout=300)
+                          env=env, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, f"{student}: nbgrader {args}:\n{proc.stdout}\n{proc.stderr}"
     return proc
 
@@ -105,7 +104,7 @@ def cls(tmp_path_factory):
     os.chmod(course, 0o755)
     (course / "exchange").mkdir(mode=0o777)
     os.chmod(course / "exchange", 0o1777)
-    due = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=2)).replace(microsecond=0)
+    due = (dt.datetime.now(dt.UTC) - dt.timedelta(days=2)).replace(microsecond=0)
     nbgrader(course, "db", "assignment", "add", ASSIGNMENT,
              f"--duedate={due.strftime('%Y-%m-%d %H:%M:%S')} UTC")
     roster = course / "students.csv"
@@ -136,7 +135,7 @@ def test_collect_kept_the_submission_times(cls):
 
 
 def test_timestamps_and_lateness_reach_the_gradebook_and_grades_csv(cls):
-    course, _, due, stdout = cls
+    course, _, _due, _stdout = cls
     from nbgrader.api import Gradebook
 
     rows = _rows(course / "grades.csv")
@@ -194,7 +193,7 @@ def test_autograded_keeps_hidden_tests_feedback_does_not(cls):
     source = next((course / "solutions" / ASSIGNMENT).glob("*.ipynb"))
     hidden = []
     for cell in nbformat.read(source, as_version=4).cells:
-        m = re.search(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", cell.source, re.S)
+        m = re.search(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", cell.source, re.DOTALL)
         if m:
             hidden += [ln.strip() for ln in m.group(1).splitlines() if len(ln.strip()) > 20]
     assert hidden, "the assignment has no hidden tests to look for"
@@ -216,7 +215,7 @@ def test_autograded_keeps_hidden_tests_feedback_does_not(cls):
 
 def test_manual_grades_survive_a_regrade_and_an_extension_is_honoured(cls):
     """A person grades in the formgrader, the instructor grants alice an extension, grades again."""
-    course, homes, due, _ = cls
+    course, _homes, _due, _ = cls
     from nbgrader.api import Gradebook
 
     db = f"sqlite:///{course / 'gradebook.db'}"

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from coursekit import REPO, assignment_names, autograded_ids
+
 from grader import integrity, probes, sandbox
 
 pytestmark = [pytest.mark.grading]

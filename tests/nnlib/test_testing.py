@@ -11,8 +11,8 @@ import warnings
 import nbformat
 import numpy as np
 import pytest
-
 from coursekit import REPO
+
 from nnlib.testing import quiet, strict
 
 NOTEBOOKS = sorted(list((REPO / "solutions").glob("*/*.ipynb"))
@@ -29,29 +29,27 @@ def test_quiet_silences_floating_point_and_python_warnings():
 
 
 def test_strict_fails_with_the_message_and_the_warning():
-    with pytest.raises(AssertionError, match=r"^sigmoid\(-1000\) overflowed.*\[overflow"):
-        with strict("sigmoid(-1000) overflowed: compute it without exp of a large positive number"):
-            np.exp(np.float64(1000.0))
-    with pytest.raises(AssertionError, match=r"^no nan please \[invalid"):
-        with strict("no nan please"):
-            np.float64(0.0) / np.float64(0.0)
-    with pytest.raises(AssertionError, match=r"^no warnings \[careful\]"):
-        with strict("no warnings"):
-            warnings.warn("careful", RuntimeWarning)
+    with (pytest.raises(AssertionError, match=r"^sigmoid\(-1000\) overflowed.*\[overflow"),
+          strict("sigmoid(-1000) overflowed: compute it without exp of a large positive number")):
+        np.exp(np.float64(1000.0))
+    with (pytest.raises(AssertionError, match=r"^no nan please \[invalid"),
+          strict("no nan please")):
+        np.float64(0.0) / np.float64(0.0)
+    with (pytest.raises(AssertionError, match=r"^no warnings \[careful\]"),
+          strict("no warnings")):
+        warnings.warn("careful", RuntimeWarning)
 
 
 def test_strict_allows_underflow_and_keeps_other_errors():
     with strict("underflow is harmless"):
         assert np.exp(np.float64(-1000.0)) == 0.0
-    with pytest.raises(KeyError):  # not turned into an assertion: only warnings are
-        with strict("unused"):
-            {}["missing"]
+    with pytest.raises(KeyError), strict("unused"):  # not an assertion: only warnings are
+        {}["missing"]
 
 
 def test_strict_needs_a_message():
-    with pytest.raises(TypeError, match="message"):
-        with strict(None):
-            pass
+    with pytest.raises(TypeError, match="message"), strict(None):
+        pass
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(REPO)))
