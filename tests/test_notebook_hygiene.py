@@ -22,6 +22,8 @@ RELEASES = sorted((REPO / "exercises").glob("*/*.ipynb"))
 SAMPLES = sorted((REPO / "samples").glob("submitted/*/*/*.ipynb"))
 ALL = LECTURES + SOURCES + RELEASES
 ALLOWED_NB_METADATA = {"kernelspec", "language_info"}
+# An assignment's own grading rules (grader/integrity.py), in its source and release only.
+GRADING_KEYS = {"forbidden_imports", "test_data"}
 ALLOWED_CELL_METADATA = {"nbgrader", "tags", "editable", "deletable", "jupyter", "slideshow"}
 ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
@@ -47,8 +49,12 @@ def test_valid_notebook_with_stable_cell_ids(path):
 @pytest.mark.parametrize("path", ALL, ids=rel)
 def test_no_outputs_and_no_personal_metadata(path):
     nb = read(path)
-    extra = set(nb.metadata) - ALLOWED_NB_METADATA
+    allowed = ALLOWED_NB_METADATA | ({"grading"} if rel(path).split("/")[0] in
+                                     ("solutions", "exercises") else set())
+    extra = set(nb.metadata) - allowed
     assert not extra, f"{rel(path)}: notebook metadata {sorted(extra)} is personal or volatile"
+    assert set(nb.metadata.get("grading", {})) <= GRADING_KEYS, (
+        f"{rel(path)}: unknown grading metadata {sorted(set(nb.metadata['grading']) - GRADING_KEYS)}")
     assert nb.metadata.get("kernelspec", {}).get("name") == "python3", f"{rel(path)}: kernel"
     for cell in nb.cells:
         assert not cell.get("outputs"), f"{rel(path)} cell {cell.id}: outputs are committed"
