@@ -8,7 +8,8 @@ parallel, re-runs the hidden checks outside the student's kernel, and writes an 
 Modules: ``course`` (where things are), ``integrity`` (submission vs release), ``sandbox`` (the
 grading kernel), ``kernel_launcher`` (what runs inside it), ``probes`` (hidden checks outside the
 kernel), ``job`` (one submission, stage by stage), ``scheduler`` (many in parallel, merged into
-the course), ``report`` (grades.csv, the table), ``cli``.
+the course), ``report`` (grades.csv, the table), ``cells`` (the cell rules), ``patches`` (every
+change to a third-party library's internals, version-guarded), ``cli``.
 """
 
 __all__ = ["__version__"]
