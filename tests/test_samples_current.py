@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from coursekit import REPO
+
 from grader import integrity
 
 SAMPLES = sorted((REPO / "samples" / "submitted").glob("*/*/*.ipynb"))
