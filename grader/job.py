@@ -195,21 +195,39 @@ def probe(job: Job, course: Course, scratch: Scratch, slot: sandbox.Slot, refere
     student_nb = nbformat.read(scratch.dest / f"{spec['notebook']}.ipynb", as_version=4)
     got = probes.run(student_nb, spec["probes"], scratch.job_dir / "probe", slot,
                      setup=spec["setup"])
+    kernel = _kernel_scores(scratch.job_dir / "gradebook.db", job)
     overruled = {}
     for one, mine, ref in zip(spec["probes"], got, reference):
         gid = one["grade_id"]
-        score, maximum = result.grades.get(gid, [0.0, 0.0])
-        if (score > 0 and maximum > 0 and gid not in overruled
+        auto, manual = kernel.get(gid, (0.0, None))
+        maximum = result.grades.get(gid, [0.0, 0.0])[1]
+        if (auto > 0 and maximum > 0 and gid not in overruled
                 and not probes.agrees(mine, ref, one)):
-            overruled[gid] = (score, maximum)
-            result.findings.append(f"{gid}: {score:g}/{maximum:g} in the kernel, but outside it "
+            overruled[gid] = manual
+            stands = ("" if manual is None else
+                      f"; the manual score of {manual:g} a person gave stands")
+            result.findings.append(f"{gid}: {auto:g}/{maximum:g} in the kernel, but outside it "
                                    f"{probes.describe(one, mine, ref)}; scored 0, the clean-room "
-                                   "result (the kernel's score is the one before the colon)")
+                                   f"result (the kernel's score is the one before the colon){stands}")
     if overruled:
         _overrule(scratch.job_dir / "gradebook.db", job, overruled)
-        for gid in overruled:
-            result.grades[gid][0] = 0.0
+        for gid, manual in overruled.items():
+            result.grades[gid][0] = 0.0 if manual is None else float(manual)
         result.score = sum(s for s, _ in result.grades.values())
+
+
+def _kernel_scores(db: Path, job: Job) -> dict:
+    """grade_id -> (the autograder's score, a person's manual score or None) in the job's gradebook.
+
+    The clean-room check judges the kernel's verdict only: a manual score is a person's decision
+    (entered in the formgrader before this regrade) and is never overruled.
+    """
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{db}") as gb:
+        sub = gb.find_submission(job.assignment, job.student)
+        return {g.name: (float(g.auto_score or 0.0), g.manual_score)
+                for nb in sub.notebooks for g in nb.grades}
 
 
 def feedback(api, job: Job, scratch: Scratch, max_chars: int) -> None:
