@@ -5,7 +5,8 @@ can change what a test sees (rebind ``np.allclose``, patch ``AssertionError``, i
 hook...). The probes re-run only the student's *answer* cells in a fresh sandboxed process, call the
 graded functions on hidden inputs, bring back plain numbers as JSON, and compare them outside the
 sandbox with the instructor's solution treated the same way. When the in-kernel tests gave a question
-full marks but a probe disagrees, the submission is flagged for review.
+points but a probe disagrees, the autograder's score of that question becomes 0 and the submission is
+flagged for review (``grader.job.probe``); a manual score a person entered stands.
 
 An assignment declares its probes in ``solutions/<assignment>/probes.json`` (never released: the
 course configuration ignores the file name)::
