@@ -45,7 +45,11 @@ def _student(course: Path, home: Path, student: str, *args: str) -> subprocess.C
         "c.CourseDirectory.course_id = 'ann-course'\n"
         f"c.Exchange.root = {str(course / 'exchange')!r}\n"
         "c.Exchange.path_includes_course = True\n")
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
+    # HOME too: nbgrader keeps a student's record of submissions in their own data folder
+    # (~/.local/share/jupyter/nbgrader_cache), and fetch_feedback fetches what that record lists; a
+    # shared HOME would hand bob alice's feedback as well.
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", HOME=str(home))
+    env.pop("JUPYTER_DATA_DIR", None)
     proc = subprocess.run([str(BIN / "nbgrader"), *args, f"--student={student}"], cwd=home,
                           env=env, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, f"{student}: nbgrader {args}:\n{proc.stdout}\n{proc.stderr}"
@@ -262,7 +266,7 @@ def test_release_and_fetch_feedback_reach_the_students(cls):
     for student, home in homes.items():
         _student(course, home, student, "fetch_feedback", ASSIGNMENT)
         pages = list((home / "ann-course" / ASSIGNMENT / "feedback").rglob("*.html"))
-        assert pages, f"{student} fetched no feedback"
+        assert len(pages) == 1, f"{student} fetched {len(pages)} feedback pages: {pages}"
         text = pages[0].read_text()
         assert "Score" in text or "score" in text
     bob_page = next((homes["bob"] / "ann-course" / ASSIGNMENT / "feedback").rglob("*.html")).read_text()
