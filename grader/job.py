@@ -22,6 +22,10 @@ from .course import Course, api_for
 
 GRADED, REVIEW, FAILED = "graded", "needs review", "failed"
 MANUAL = "needs manual grading"  # autograded, but a written answer waits for a person
+# Of a job's time (Options.job_timeout), what the feedback after the probes is kept; and the least the
+# probes get even when the kernel used up the rest (the job may then overrun and fail, with its reason).
+FEEDBACK_RESERVE = 20.0
+MIN_PROBE_BUDGET = 10.0
 
 
 @dataclass
@@ -104,7 +108,8 @@ def grade_job(job: Job, course: Course, template: Path, job_dir: Path, slot: san
             result.reason = failure
             return result
         read_grades(job, scratch, result)
-        probe(job, course, scratch, slot, reference, result)
+        left = opts.job_timeout - (time.monotonic() - start) - FEEDBACK_RESERVE
+        probe(job, course, scratch, slot, reference, result, budget=max(left, MIN_PROBE_BUDGET))
         feedback(api, job, scratch, opts.max_output_chars)
         result.status = REVIEW if result.findings else GRADED
         result.reason = f"{len(result.findings)} finding(s) to review" if result.findings else ""
@@ -185,8 +190,11 @@ def read_grades(job: Job, scratch: Scratch, result: Result) -> None:
 
 
 def probe(job: Job, course: Course, scratch: Scratch, slot: sandbox.Slot, reference: list,
-          result: Result) -> None:
-    """Re-run the hidden checks outside the kernel; a question they disagree on is scored 0."""
+          result: Result, budget: float | None = None) -> None:
+    """Re-run the hidden checks outside the kernel; a question they disagree on is scored 0.
+
+    ``budget``: seconds the probe process may take at most (see :func:`probes.run`).
+    """
     import nbformat
 
     spec = probes.load_probes(course.solutions / job.assignment)
@@ -194,7 +202,7 @@ def probe(job: Job, course: Course, scratch: Scratch, slot: sandbox.Slot, refere
         return
     student_nb = nbformat.read(scratch.dest / f"{spec['notebook']}.ipynb", as_version=4)
     got = probes.run(student_nb, spec["probes"], scratch.job_dir / "probe", slot,
-                     setup=spec["setup"])
+                     setup=spec["setup"], budget=budget)
     kernel = _kernel_scores(scratch.job_dir / "gradebook.db", job)
     overruled = {}
     for one, mine, ref in zip(spec["probes"], got, reference):

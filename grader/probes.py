@@ -71,17 +71,22 @@ def answer_code(nb) -> list[str]:
             if cell.cell_type == "code" and not cells.is_test(cell)]
 
 
-def run(nb, probes: list[dict], workdir: Path, slot: sandbox.Slot, setup: str = "") -> list[dict]:
+def run(nb, probes: list[dict], workdir: Path, slot: sandbox.Slot, setup: str = "",
+        budget: float | None = None) -> list[dict]:
     """Run the probes against ``nb``'s answer code in a sandboxed process of ``slot``; return its
     results.
 
     ``setup`` (the declaration's ``"setup"``) runs after the answer code. Every cell, the setup and
-    every probe get ``slot.timeout`` seconds; the process as a whole gets the sum.
+    every probe get ``slot.timeout`` seconds; the process as a whole gets the sum, or ``budget``
+    seconds if that is less (what is left of the job's time, so that answers that loop in every
+    probe cost their questions, not the whole submission).
     """
     cell_timeout = slot.timeout
     workdir.mkdir(parents=True, exist_ok=True)
     code = answer_code(nb)
     timeout = cell_timeout * (len(code) + len(probes) + 1) + 10
+    if budget is not None:
+        timeout = max(1.0, min(timeout, budget))
     (workdir / "probe-input.json").write_text(json.dumps(
         {"code": code, "setup": setup, "timeout": cell_timeout,
          "probes": [{k: p[k] for k in ("call", "args", "kwargs") if k in p} for p in probes]}))
