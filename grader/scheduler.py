@@ -514,8 +514,32 @@ def all_results(course: Course) -> list[Result]:
     return results
 
 
+def refresh_late_penalties(course: Course) -> None:
+    """Recompute every late penalty from the gradebook's current scores.
+
+    nbgrader computes a penalty when it autogrades; a percentage of a score that a person has since
+    raised or lowered in the formgrader would be stale. This applies the course's plugin to today's
+    scores, exactly as a regrade (:func:`merge`) would.
+    """
+    db = course.root / "gradebook.db"
+    if not db.exists():
+        return
+    from nbgrader.api import Gradebook
+
+    patches.in_process_alembic()
+    late = _late_penalties(course)
+    with Gradebook(f"sqlite:///{db}") as gb:
+        for assignment in gb.assignments:
+            for sub in assignment.submissions:
+                for nb in sub.notebooks:
+                    nb.late_submission_penalty = late(sub.student.id, nb, sub.total_seconds_late)
+        gb.db.commit()
+
+
 def write_report(course: Course, csv_path: Path | None = None) -> list[Result]:
-    """Write ``grades.csv`` from the gradebook (manual grades included) and the grading statuses."""
+    """Write ``grades.csv`` from the gradebook (manual grades included, late penalties refreshed)
+    and the grading statuses."""
+    refresh_late_penalties(course)
     results = all_results(course)
     report.write_csv(results, csv_path or course.root / "grades.csv")
     return results

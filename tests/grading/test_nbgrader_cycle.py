@@ -286,5 +286,14 @@ def test_report_rewrites_grades_csv_from_the_gradebook(cls):
         expected = float(sub.score)
     out = _grader(course, "report").stdout
     assert "bob" in out
-    assert float(_rows(course / "grades.csv")[("bob", ASSIGNMENT)]["raw_score"]) == \
-        pytest.approx(expected)
+    row = _rows(course / "grades.csv")[("bob", ASSIGNMENT)]
+    assert float(row["raw_score"]) == pytest.approx(expected)
+    # the late penalty is the course policy applied to the new score, not the one autograde saw
+    from grader.late import penalty
+
+    owed = penalty(expected, float(row["seconds_late"]))
+    assert float(row["late_penalty"]) == pytest.approx(owed), row
+    assert float(row["score"]) == pytest.approx(expected - owed), row
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:  # the formgrader agrees
+        sub = gb.find_submission(ASSIGNMENT, "bob")
+        assert float(sub.late_submission_penalty) == pytest.approx(owed)
