@@ -9,16 +9,21 @@ are (a stability question), so that the failure says what to fix::
 
     with strict("sigmoid(-1000) overflowed: compute it without exp of a large positive number"):
         sigmoid(np.array([-1000.0]))
+
+A warning that escapes both (a ``UserWarning`` that correct code issues on purpose, say) is not a
+wrong answer: the setup cell calls :func:`warnings_to_stdout`, so such a warning is still shown but
+no longer lands on stderr, and the test keeps its points. An error still fails the test.
 """
 
 from __future__ import annotations
 
+import sys
 import warnings
 from contextlib import contextmanager
 
 import numpy as np
 
-__all__ = ["quiet", "strict"]
+__all__ = ["quiet", "strict", "warnings_to_stdout"]
 
 
 @contextmanager
@@ -78,3 +83,40 @@ def strict(message):
                 yield
             except (FloatingPointError, RuntimeWarning) as err:
                 raise AssertionError(f"{message} [{err}]") from None
+
+
+#: What a warning shown by :func:`warnings_to_stdout` starts with.
+PREFIX = "Warning (shown, not counted as a failure): "
+
+
+def _show_on_stdout(message, category, filename, lineno, file=None, line=None):
+    text = warnings.formatwarning(message, category, filename, lineno, line)
+    sys.stdout.write(f"{PREFIX}{text}")
+
+
+def warnings_to_stdout():
+    """Show Python warnings on stdout instead of stderr, for the rest of the session.
+
+    nbgrader scores a test cell 0 when it writes anything to stderr, so a warning that correct code
+    issues (a ``UserWarning`` of its own, a ``RuntimeWarning`` of a test's reference formula) would
+    cost the points of the test it happens in. Every assignment's setup cell calls this: a warning
+    is still shown, on stdout with a prefix that says it does not count, while an exception (a failed
+    ``assert``, an error in the answer) still fails the test. :func:`strict` is unaffected: inside it
+    a warning is an error.
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> import sys, warnings
+    >>> saved = warnings.showwarning
+    >>> warnings_to_stdout()
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("always")
+    ...     warnings.warn("step size is large", UserWarning)  # doctest: +ELLIPSIS
+    Warning (shown, not counted as a failure): ...UserWarning: step size is large...
+    >>> warnings.showwarning = saved
+    """
+    warnings.showwarning = _show_on_stdout

@@ -62,3 +62,33 @@ def test_assignments_import_the_helpers_instead_of_defining_them(path):
     copies = [c.metadata.get("nbgrader", {}).get("grade_id") or c.get("id") for c in nb.cells
               if c.cell_type == "code" and ("def quiet(" in c.source or "def strict(" in c.source)]
     assert not copies, f"{path.name} defines its own quiet/strict in {copies}"
+
+
+def test_warnings_to_stdout_shows_warnings_on_stdout_not_stderr(capsys):
+    from nnlib.testing import PREFIX, warnings_to_stdout
+
+    saved = warnings.showwarning
+    try:
+        warnings_to_stdout()
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.warn("step size is large", UserWarning)
+            np.exp(np.float64(1000.0))  # NumPy's RuntimeWarning goes the same way
+    finally:
+        warnings.showwarning = saved
+    out, err = capsys.readouterr()
+    assert err == "", f"a warning still reached stderr: {err!r}"
+    assert out.count(PREFIX) == 2, out
+    assert "UserWarning: step size is large" in out and "overflow encountered in exp" in out
+
+
+def test_warnings_to_stdout_leaves_strict_alone():
+    from nnlib.testing import warnings_to_stdout
+
+    saved = warnings.showwarning
+    try:
+        warnings_to_stdout()
+        with pytest.raises(AssertionError, match=r"^no warnings \[careful\]"), strict("no warnings"):
+            warnings.warn("careful", RuntimeWarning)
+    finally:
+        warnings.showwarning = saved
