@@ -4,6 +4,7 @@
 #   make lab      JupyterLab at the start page, with nbgrader's extensions (students, instructors)
 #   make hub      the course's JupyterHub on this machine (as root): see hub/README.md
 #   make test     the whole test suite (unit tests, every notebook, the nbgrader round trip)
+#   make test-fast  the quick tier for the edit-run loop: nnlib, hygiene, the grader's unit tests
 #   make e2e      the browser tests in headless Chromium: a student's and instructor's day in JupyterLab,
 #                 a class day on the course's JupyterHub (root), the course site (after make site)
 #   make grade    regenerate releases, autograde submitted/ (or the bundled samples), grades.csv
@@ -45,7 +46,7 @@ HUB_PREFIX ?= /opt/ann-course
 HUB_IP     ?= 127.0.0.1
 HUB_PORT   ?= 8000
 
-.PHONY: venv lab hub test e2e site grade roster grades release bench lint clean distclean help
+.PHONY: venv lab hub test test-fast e2e site grade roster grades release bench lint clean distclean help
 
 help:
 	@sed -n '3,/^$$/p' Makefile
@@ -72,6 +73,10 @@ hub:
 
 test: $(STAMP)
 	$(TEST_ENV) $(BIN)/python -m pytest -n $(JOBS) -m "not e2e" $(PYTEST_ARGS)
+
+# The tests marked `fast` by folder (conftest.py): no kernels, servers or grading runs; under a minute.
+test-fast: $(STAMP)
+	$(TEST_ENV) $(BIN)/python -m pytest -n $(JOBS) -m "fast and not e2e" tests $(PYTEST_ARGS)
 
 e2e: $(STAMP)
 	$(TEST_ENV) $(BIN)/python -m pytest -n 0 -m e2e -rs tests/e2e tests/site $(PYTEST_ARGS)

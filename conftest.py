@@ -1,4 +1,4 @@
-"""Shared pytest set-up: headless plotting, and how pytest-xdist shares the work.
+"""Shared pytest set-up: headless plotting, the fast tier, and how pytest-xdist shares the work.
 
 It sits at the repository root so that it also applies to ``pytest lectures/``.
 
@@ -9,11 +9,11 @@ that assignments are graded in parallel.
 """
 
 import os
-import sys
-from pathlib import Path
+
+import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
-sys.path.insert(0, str(Path(__file__).resolve().parent / "tests"))
+# The test helpers (coursekit, labkit, hubkit) are importable through pyproject's `pythonpath`.
 
 ROUNDTRIP = "tests/test_nbgrader_roundtrip.py"
 PROBES = "tests/grading/test_probes_samples.py"
@@ -50,7 +50,19 @@ def _rank(nodeid: str) -> int:
     return len(LONGEST_FIRST)
 
 
+# `make test-fast`, for the edit-run loop: the library, the repository's hygiene and the grader's unit
+# tests, in well under a minute; nothing here starts a kernel, a server or a grading run.
+FAST = ("tests/nnlib/", "tests/test_notebook_hygiene.py", "tests/test_environment.py",
+        "tests/test_lint.py", "tests/test_samples_current.py", "tests/test_samples_readme.py",
+        "tests/test_start_page.py", "tests/grading/test_report.py", "tests/grading/test_probes_spec.py",
+        "tests/grading/test_probes_describe.py", "tests/grading/test_integrity.py",
+        "tests/grading/test_late.py", "tests/grading/test_patches.py")
+
+
 def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.nodeid.startswith(FAST):
+            item.add_marker(pytest.mark.fast)
     items.sort(key=lambda item: _rank(item.nodeid))  # stable: the order within a unit is kept
 
 
