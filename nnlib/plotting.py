@@ -3,6 +3,13 @@
 None of them calls ``plt.show()``: a notebook shows the figure at the end of the cell, a script saves
 it. Every figure gets a title and labelled axes (the network diagram, which has no axes, labels its
 layers instead). matplotlib, torch and the rest of nnlib are imported only when a helper needs them.
+
+The course's style (:func:`use_course_style`, called at the top of every lecture that draws) is
+readable with a colour-vision deficiency: the colour cycle is Tableau's colour-blind palette
+(matplotlib's ``tableau-colorblind10``), each colour of the cycle comes with its own line style, so
+two curves differ by dashes as well as by colour, and images default to ``viridis``, whose
+lightness rises monotonically and survives red-green colour blindness and greyscale printing.
+tests/nnlib/test_palette.py simulates deuteranopia and protanopia on the cycle.
 """
 
 from __future__ import annotations
@@ -12,13 +19,51 @@ import numbers
 import numpy as np
 
 __all__ = [
+    "COLORS",
+    "LINESTYLES",
+    "STYLE",
     "network_layers",
     "plot_activation",
     "plot_confusion_matrix",
     "plot_decision_boundary",
     "plot_loss_curves",
     "plot_network",
+    "use_course_style",
 ]
+
+#: Tableau's colour-blind-safe palette (matplotlib's ``tableau-colorblind10`` style), in its order.
+COLORS = ("#006BA4", "#FF800E", "#ABABAB", "#595959", "#5F9ED1",
+          "#C85200", "#898989", "#A2C8EC", "#FFBC79", "#CFCFCF")
+#: One line style per colour: solid, dashed, dotted, dash-dot, then longer dash patterns.
+LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1.5, 1, 1.5, 1, 1.5)), (0, (8, 2)),
+              (0, (1, 3)), (0, (4, 1, 1, 1)), (0, (2, 2)), (0, (10, 2, 2, 2)))
+#: The rcParams of the course's style (see :func:`use_course_style`).
+STYLE = {
+    "image.cmap": "viridis",
+    "lines.linewidth": 1.8,
+}
+
+
+def use_course_style():
+    """Set matplotlib's defaults to the course's colour-blind-safe style.
+
+    The colour cycle is :data:`COLORS` (``tableau-colorblind10``), each colour paired with its
+    line style in :data:`LINESTYLES` (the first line solid, the second dashed, ...), images use
+    ``viridis``. Plot commands that name ``"C0"``, ``"C1"``... get the cycle's colours; a format
+    string (``"o"``, ``"s--"``) or an explicit ``ls=`` still overrides the line style.
+
+    Returns
+    -------
+    dict
+        The rcParams that were set (``axes.prop_cycle`` and :data:`STYLE`).
+    """
+    import matplotlib as mpl
+    from cycler import cycler
+
+    params = {"axes.prop_cycle": cycler(color=list(COLORS)) + cycler(linestyle=list(LINESTYLES)),
+              **STYLE}
+    mpl.rcParams.update(params)
+    return params
 
 
 def _axes(ax, figsize=(5, 3.5)):
@@ -152,9 +197,12 @@ def plot_decision_boundary(predict_fn, X, y, ax=None, resolution=200, title="Dec
     ax = _axes(ax, (4.5, 4.5))
     n_classes = int(max(values.max(), np.max(y, initial=0))) + 1
     if n_classes > 2 and np.all(values == np.round(values)):  # class labels: one region each
+        from matplotlib.colors import ListedColormap
+
         levels = np.arange(n_classes + 1) - 0.5
-        ax.contourf(gx, gy, values, levels=levels, cmap="tab10", alpha=0.3, vmin=0, vmax=9)
-        ax.scatter(X[:, 0], X[:, 1], c=y, cmap="tab10", vmin=0, vmax=9, edgecolors="k", s=18,
+        cmap = ListedColormap(COLORS)  # colour-blind-safe, one colour per class (up to 10)
+        ax.contourf(gx, gy, values, levels=levels, cmap=cmap, alpha=0.3, vmin=-0.5, vmax=9.5)
+        ax.scatter(X[:, 0], X[:, 1], c=y, cmap=cmap, vmin=-0.5, vmax=9.5, edgecolors="k", s=18,
                    lw=0.4)
     else:
         ax.contourf(gx, gy, values, levels=20, cmap="RdBu_r", alpha=0.35)
@@ -183,7 +231,8 @@ def plot_loss_curves(history, ax=None, title="Loss during training", log=False):
     Returns
     -------
     matplotlib.axes.Axes
-        With the line "training" and, if there is validation loss, "validation" last.
+        With the line "training" (solid) and, if there is validation loss, "validation" (dashed)
+        last.
     """
     if isinstance(history, dict):
         loss, val = history.get("loss"), history.get("val_loss")
@@ -205,7 +254,8 @@ def plot_loss_curves(history, ax=None, title="Loss during training", log=False):
     ax = _axes(ax)
     ax.plot(np.arange(1, curves["loss"].size + 1), curves["loss"], label="training")
     if curves.get("val_loss") is not None and curves["val_loss"].size:
-        ax.plot(np.arange(1, curves["val_loss"].size + 1), curves["val_loss"], label="validation")
+        ax.plot(np.arange(1, curves["val_loss"].size + 1), curves["val_loss"], "--",
+                label="validation")
     if log:
         ax.set_yscale("log")
     ax.set_xlabel("epoch")
