@@ -15,7 +15,11 @@
 #   make release  regenerate exercises/ from solutions/ with nbgrader
 #   make bench    the benchmark scripts (speed ratios against named baselines)
 #   make lint     ruff check on the Python sources, with pyproject.toml's rules (tests/test_lint.py too)
-#   make clean    remove nbgrader's working state and caches (keeps .venv)
+#   make clean    remove nbgrader's working state and caches (keeps .venv and node_modules)
+#
+# make test, make e2e and make hub also install the hub's proxy (configurable-http-proxy, the version
+# package-lock.json pins) into ./node_modules with npm on first use; without npm, test and e2e skip
+# the hub tests and say why.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -45,6 +49,11 @@ HUB_PYTHON ?= $(firstword $(wildcard /usr/bin/python3.11) python3.11)
 HUB_PREFIX ?= /opt/ann-course
 HUB_IP     ?= 127.0.0.1
 HUB_PORT   ?= 8000
+# The hub's proxy, from package.json/package-lock.json into node_modules/ (npm ci).
+NPM         := $(shell command -v npm 2>/dev/null)
+PROXY_STAMP := node_modules/.installed
+# test and e2e install it when npm is there (the hub tests skip without it); hub always needs it.
+HUB_DEPS    := $(if $(NPM),$(PROXY_STAMP),)
 
 .PHONY: venv lab hub test test-fast e2e site grade roster grades release bench lint clean distclean help
 
@@ -59,26 +68,32 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+$(PROXY_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "make: the hub's proxy (configurable-http-proxy)" \
+		"is installed with npm: install Node.js and npm (Debian/Ubuntu: apt-get install npm)"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $(PROXY_STAMP)
+
 lab: $(STAMP)
 	$(BIN)/jupyter lab --ip=$(HOST) --port=$(PORT) --ServerApp.root_dir=$(CURDIR) \
 		$(ALLOW_ROOT) $(LAB_ARGS) lectures/00_start_here.ipynb
 
 # Sets up (or refreshes) the shared environment, exchange and course folder, then runs the hub in the
 # foreground; users: hub/add_users.py. Needs root. Not the dev .venv: users cannot run root's Python.
-hub:
+hub: $(PROXY_STAMP)
 	$(HUB_PYTHON) hub/setup_hub.py --prefix $(HUB_PREFIX) --python $(HUB_PYTHON) $(HUB_SETUP_ARGS)
 	cd $(HUB_PREFIX) && ANN_HUB_SETTINGS=$(HUB_PREFIX)/etc/hub.json ANN_HUB_IP=$(HUB_IP) \
 		ANN_HUB_PORT=$(HUB_PORT) $(HUB_PREFIX)/venv/bin/jupyterhub -f $(CURDIR)/hub/jupyterhub_config.py \
 		$(HUB_ARGS)
 
-test: $(STAMP)
+test: $(STAMP) $(HUB_DEPS)
 	$(TEST_ENV) $(BIN)/python -m pytest -n $(JOBS) -m "not e2e" $(PYTEST_ARGS)
 
 # The tests marked `fast` by folder (conftest.py): no kernels, servers or grading runs; under a minute.
 test-fast: $(STAMP)
 	$(TEST_ENV) $(BIN)/python -m pytest -n $(JOBS) -m "fast and not e2e" tests $(PYTEST_ARGS)
 
-e2e: $(STAMP)
+e2e: $(STAMP) $(HUB_DEPS)
 	$(TEST_ENV) $(BIN)/python -m pytest -n 0 -m e2e -rs tests/e2e tests/site $(PYTEST_ARGS)
 
 # The lectures are executed once (Sphinx + MyST-NB); see site/build.py for the kernel set-up.
@@ -116,4 +131,4 @@ clean:
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV) *.egg-info
+	rm -rf $(VENV) *.egg-info node_modules

@@ -12,6 +12,9 @@ Environment (all optional):
   hub behind HTTPS (a TLS-terminating reverse proxy, or ``c.JupyterHub.ssl_cert``/``ssl_key``).
 - ``ANN_HUB_API_PORT``, ``ANN_HUB_INTERNAL_PORT``, ``ANN_HUB_FORMGRADER_PORT``: loopback ports of the
   proxy's API (8001), the hub itself (8081) and the formgrader service (9999).
+- ``ANN_HUB_PROXY``: the configurable-http-proxy to start. By default the checkout's own,
+  ``node_modules/.bin/configurable-http-proxy`` (``make hub`` installs it there with ``npm ci`` from
+  package-lock.json); one on ``PATH`` only when the checkout has none.
 - ``ANN_HUB_TEST_MODE=1`` together with ``ANN_HUB_TEST_PASSWORD``: tests and local trials only, log
   in with one shared password instead of the Unix password (JupyterHub's SharedPasswordAuthenticator).
   Without both, users log in with their Unix password through PAM.
@@ -21,6 +24,7 @@ import grp
 import json
 import os
 import pwd
+import shutil
 
 c = get_config()  # noqa: F821
 
@@ -34,6 +38,20 @@ COURSE_ID = S["course_id"]
 ROLES = os.path.join(S["prefix"], "etc", "roles")
 LAUNCHER = os.path.join(S["prefix"], "bin", "ann-singleuser")
 PATH = f"{S['venv']}/bin:/usr/local/bin:/usr/bin:/bin"
+# The proxy that make installs into the checkout (package.json pins its version).
+CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROJECT_PROXY = os.path.join(CHECKOUT, "node_modules", ".bin", "configurable-http-proxy")
+
+
+def proxy_command() -> str:
+    """ANN_HUB_PROXY, else the checkout's proxy, else one on PATH; a clear message when none."""
+    chosen = os.environ.get("ANN_HUB_PROXY") or (
+        PROJECT_PROXY if os.path.exists(PROJECT_PROXY) else shutil.which("configurable-http-proxy"))
+    if not chosen or not os.path.exists(chosen):
+        raise SystemExit(f"configurable-http-proxy is missing ({chosen or PROJECT_PROXY}): run "
+                         f"`make hub` (it installs it into {CHECKOUT}/node_modules with npm) or "
+                         "`npm ci` in the checkout; it needs Node.js and npm")
+    return chosen
 
 
 def group_members(name: str) -> set[str]:
@@ -55,6 +73,7 @@ c.JupyterHub.hub_ip = "127.0.0.1"
 c.JupyterHub.hub_port = int(os.environ.get("ANN_HUB_INTERNAL_PORT", "8081"))
 c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{int(os.environ.get('ANN_HUB_API_PORT', '8001'))}"
 c.ConfigurableHTTPProxy.should_start = True  # the real configurable-http-proxy, started by the hub
+c.ConfigurableHTTPProxy.command = [proxy_command()]
 c.JupyterHub.db_url = "sqlite:///" + os.path.join(S["state_dir"], "jupyterhub.sqlite")
 c.JupyterHub.cookie_secret_file = os.path.join(S["state_dir"], "jupyterhub_cookie_secret")
 c.JupyterHub.pid_file = os.path.join(S["state_dir"], "jupyterhub.pid")

@@ -31,13 +31,23 @@ REPO = Path(__file__).resolve().parents[1]
 PASSWORD = secrets.token_urlsafe(16)
 
 
+PROXY = REPO / "node_modules" / ".bin" / "configurable-http-proxy"
+
+
 def require_root_and_proxy() -> None:
-    """Skip (not root) or fail (no proxy) with the reason, before anything is created."""
+    """Skip (not root, no npm) or fail (npm there but the proxy not installed) with the reason,
+    before anything is created. The proxy is the checkout's own (package.json): make installs it
+    into node_modules/ with npm, and hub/jupyterhub_config.py starts that one."""
     if os.geteuid() != 0:
         pytest.skip("the hub tests create Unix users and run servers as them: they need root "
                     "(CI runs as root)")
-    if not shutil.which("configurable-http-proxy"):
-        pytest.fail("configurable-http-proxy is missing: npm install -g configurable-http-proxy")
+    if PROXY.exists():
+        return
+    if not shutil.which("npm"):
+        pytest.skip("no npm: the hub's proxy (configurable-http-proxy) is installed with npm; "
+                    "install Node.js with npm and `make test` installs it into node_modules/")
+    pytest.fail(f"{PROXY.relative_to(REPO)} is missing: `make test` installs it (npm ci), or run "
+                "`npm ci` in the checkout")
 
 
 def readable_by_all(path: Path) -> bool:
@@ -47,11 +57,22 @@ def readable_by_all(path: Path) -> bool:
 
 
 def users_python() -> str:
-    """An interpreter that other users can run (not one under root's home)."""
+    """An interpreter that other users can run (not one under root's home) and that can make a
+    venv (the hub's environment); skip with the reason when there is none."""
+    tried = []
     for candidate in ("/usr/bin/python3.11", sys._base_executable, sys.executable):
-        if candidate and Path(candidate).exists() and readable_by_all(Path(candidate)):
+        if not candidate or not Path(candidate).exists() or candidate in tried:
+            continue
+        tried.append(candidate)
+        if not readable_by_all(Path(candidate)):
+            continue
+        check = "import sys, venv; assert sys.version_info[:2] == (3, 11)"
+        probe = subprocess.run([candidate, "-c", check], capture_output=True, check=False,
+                               timeout=60)
+        if probe.returncode == 0:
             return str(Path(candidate).resolve())
-    pytest.fail("no Python 3.11 that other users can run: install Debian's python3.11 "
+    pytest.skip("no Python 3.11 with venv that other users can run (tried "
+                f"{', '.join(tried) or 'none'}): install Debian's python3.11 "
                 "(apt-get install python3.11-venv)")
 
 

@@ -2,7 +2,8 @@
 
 One hub for the module (tests/hubkit.py): set up by hub/setup_hub.py and hub/add_users.py as
 ``make hub`` does, in a temporary folder with throw-away users, removed afterwards. Needs root
-(useradd, servers as other uids) and configurable-http-proxy; CI has both.
+(useradd, servers as other uids) and the checkout's configurable-http-proxy, which ``make test``
+installs into node_modules/ with npm (package.json); without root or npm these tests are skipped.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from hubkit import as_user, running_hub
+from hubkit import PROXY, as_user, running_hub
 
 ASSIGNMENT = "01_activations"
 NOTEBOOK = "activations.ipynb"
@@ -48,6 +49,17 @@ def server_process(user: str) -> psutil.Process:
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
     pytest.fail(f"no jupyterhub-singleuser process for {user}")
+
+
+def test_the_hub_runs_the_checkouts_own_proxy(hub):
+    """The proxy is the version package.json pins, installed into node_modules/, even when another
+    configurable-http-proxy is on PATH."""
+    proxies = [p for p in psutil.Process(hub.proc.pid).children(recursive=True)
+               if any("configurable-http-proxy" in a for a in p.cmdline())]
+    assert proxies, "the hub started no configurable-http-proxy"
+    scripts = {Path(a).resolve() for p in proxies for a in p.cmdline()
+               if a.endswith("configurable-http-proxy")}
+    assert scripts == {PROXY.resolve()}, f"the hub ran {scripts}, not the checkout's {PROXY}"
 
 
 def test_each_user_has_their_own_server_under_their_own_uid(hub, sessions):
