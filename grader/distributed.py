@@ -15,7 +15,9 @@ reason. Nothing is merged twice: the merge runs after all chunks are in, one res
 
 A worker needs the course package installed (``pip install .`` of this repository, or its image)
 and, for the full sandbox, to run as root or as a user with unprivileged user namespaces; see
-``docs/grading.md``.
+``docs/grading.md``. Dask's default workers do (``dask worker ADDRESS``, daemonic processes under a
+nanny, as ``LocalCluster`` starts them too): the grading processes are plain subprocesses
+(:class:`grader.scheduler.Workers`, the zygote, the probes), which a daemonic process may start.
 """
 
 from __future__ import annotations
@@ -97,12 +99,6 @@ def grade_chunk(course_bytes: bytes, chunk: list[dict], opts: Options) -> list[t
     :func:`grader.scheduler.build_template`), built once by the instructor's process. Each item of
     ``chunk`` has ``student``, ``assignment``, ``submission`` (bytes) and ``prior``. Returns, per item and in order, the result as a dict and the job's products.
     """
-    import multiprocessing
-
-    if multiprocessing.current_process().daemon:
-        raise RuntimeError("this Dask worker runs as a daemonic process, which may not start the "
-                           "grading workers: start it with DASK_DISTRIBUTED__WORKER__DAEMON=False "
-                           "(or dask worker --no-nanny)")
     keep = bool(os.environ.get("GRADER_KEEP_WORK"))  # for debugging a worker: keep its scratch
     scratch = Path(tempfile.mkdtemp(prefix="grader-dask-"))
     try:

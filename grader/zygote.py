@@ -9,7 +9,9 @@ runs ``ipykernel_launcher`` (or :mod:`grader.probe_runner`) in place, as ``pytho
 Processes and protocol:
 
 * ``python -m grader.zygote serve SOCKET`` (root when grading as root) listens on a Unix socket in
-  a folder only its owner can enter. It is single-threaded, so forking it is safe.
+  a folder only its owner can enter. It is single-threaded, so forking it is safe. Started by
+  :func:`start`, its standard input is a pipe from the grading run: when that closes (the run is
+  over, or its process died), the zygote kills the kernels it forked and exits.
 * The kernelspec runs ``python -m grader.zygote kernel SOCKET CONFIG ARGS...`` (the *stub*, standard
   library only). The stub sends one JSON line ``{"config": ..., "argv": [...]}``; the zygote forks
   and answers ``{"pid": N}``, and ``{"exit": CODE}`` when that child ends. The stub stays in the
@@ -31,6 +33,7 @@ import os
 import selectors
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -168,6 +171,8 @@ def serve(sock_path: str) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     sel = selectors.DefaultSelector()
     sel.register(listener, selectors.EVENT_READ, ("accept", None))
+    if stat.S_ISFIFO(os.fstat(0).st_mode):  # started by start(): its end of the pipe is closed when
+        sel.register(0, selectors.EVENT_READ, ("parent", None))  # the run ends or its process dies
     children: dict[int, tuple] = {}  # pid -> (stub connection, pidfd)
     try:
         while True:
@@ -191,6 +196,8 @@ def serve(sock_path: str) -> None:
                             pass
                 elif kind == "exit":
                     _on_exit(data, sel, children)
+                elif kind == "parent" and not os.read(0, 4096):  # no grading run left to serve
+                    return
     finally:
         for pid in children:
             try:
@@ -258,7 +265,7 @@ def start(work_root: Path):
     log = open(folder / "zygote.log", "wb")  # noqa: SIM115 - the child keeps its own copy
     try:
         proc = subprocess.Popen([sys.executable, "-m", "grader.zygote", "serve",
-                                 str(folder / "socket")], env=env, stdin=subprocess.DEVNULL,
+                                 str(folder / "socket")], env=env, stdin=subprocess.PIPE,
                                 stdout=log, stderr=log, start_new_session=True)
     finally:
         log.close()
@@ -282,6 +289,8 @@ def wait_ready(proc, timeout: float = 30.0) -> str | None:
 
 
 def stop(proc) -> None:
+    if proc.stdin is not None:
+        proc.stdin.close()
     proc.terminate()
     try:
         proc.wait(5)
