@@ -4,6 +4,7 @@
 ``report``   rewrite ``grades.csv`` from the gradebook (after manual grading in the formgrader)
 ``release``  only regenerate ``exercises/`` from ``solutions/``
 ``check``    integrity findings for one submitted notebook against its release
+``similarity``  submissions of an assignment that are suspiciously alike (also the end of ``run``)
 """
 
 from __future__ import annotations
@@ -46,12 +47,26 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true")
     run.add_argument("--keep-work", action="store_true",
                      help="keep the scratch folders (job logs, kernel logs) and print where")
+    run.add_argument("--no-similarity", action="store_true",
+                     help="do not compare the submissions afterwards (python -m grader similarity)")
     sub.add_parser("release", help="regenerate exercises/ from solutions/").add_argument(
         "--course", type=Path, default=REPO)
     rep = sub.add_parser("report", help="rewrite grades.csv from the gradebook and print the grades "
                                         "(manual grades and late penalties included)")
     rep.add_argument("--course", type=Path, default=REPO)
     rep.add_argument("--csv", type=Path, default=None, help="default: <course>/grades.csv")
+    sim = sub.add_parser("similarity", help="flag submissions of an assignment that are "
+                         "suspiciously alike: similarity.csv and similarity/<assignment>.html "
+                         "beside grades.csv, findings in grades.csv (nothing is deducted)")
+    sim.add_argument("--course", type=Path, default=REPO)
+    sim.add_argument("--submitted", type=Path, default=None,
+                     help="folder of <student>/<assignment>/ submissions (default: submitted/, or "
+                          "the bundled samples when that is empty); submissions graded earlier "
+                          "(autograded/) are compared too")
+    sim.add_argument("--assignment", action="append", default=None,
+                     help="only this assignment (repeatable; default: every assignment)")
+    sim.add_argument("--csv", type=Path, default=None,
+                     help="the grades.csv to add the findings to (default: <course>/grades.csv)")
     check = sub.add_parser("check", help="integrity findings for one submitted notebook")
     check.add_argument("notebook", type=Path)
     check.add_argument("release", type=Path)
@@ -77,6 +92,9 @@ def main(argv=None) -> int:
         print(report.table(results))
         print(f"\nGrades: {args.csv or course.root / 'grades.csv'}")
         return 0
+    if args.command == "similarity":
+        return _similarity(course, args.submitted or _default_submitted(course),
+                           args.assignment or course.assignments(), args.csv)
     if args.command == "release":
         from .course import api_for
 
@@ -139,9 +157,55 @@ def _run(args, course: Course) -> int:
         client.close()
     if bar:
         bar.close()
+    status = 0
+    if not args.no_similarity and results:
+        status = _similarity(course, submitted, course.assignments(), args.csv, quiet=True)
+        report.add_similarity(results, (args.csv or course.root / "grades.csv").parent /
+                              "similarity.csv")
     print(report.table(results))
     print(f"\nGrades: {args.csv or course.root / 'grades.csv'}; feedback: "
           f"{course.root / 'feedback'}/<student>/<assignment>/")
+    return status
+
+
+def _default_submitted(course: Course) -> Path:
+    """``submitted/``, or the bundled samples when it holds no submission."""
+    submitted = course.root / "submitted"
+    if not any(submitted.glob("*/*")):
+        submitted = course.root / "samples" / "submitted"
+        print(f"No submissions in {course.root / 'submitted'}: comparing the bundled samples in "
+              f"{submitted} instead.")
+    return submitted
+
+
+def _similarity(course: Course, submitted: Path, assignments, csv_path, quiet=False) -> int:
+    """Compare the submissions (see grader.similarity), then rewrite grades.csv with the flags."""
+    from . import scheduler, similarity
+
+    grades = Path(csv_path or course.root / "grades.csv")
+    unknown = sorted(set(assignments) - set(course.assignments()))
+    if unknown:
+        print(f"error: --assignment: no assignment {', '.join(unknown)} in {course.solutions}",
+              file=sys.stderr)
+        return 2
+    try:
+        pairs, skipped = similarity.run(course.root, submitted, assignments,
+                                        out_dir=grades.parent,
+                                        also=[course.root / "autograded"])
+    except Exception as exc:  # noqa: BLE001 - the grades are written; say what failed
+        print(f"error: the similarity check failed ({type(exc).__name__}: {exc}); grades.csv "
+              "is written without its findings", file=sys.stderr)
+        return 1
+    for note in skipped:
+        print(f"similarity: left out {note}")
+    flagged = [p for p in pairs if p.flagged]
+    if (course.root / "gradebook.db").exists():
+        scheduler.write_report(course, csv_path)  # grades.csv with the flags as findings
+    if not quiet:
+        for p in flagged:
+            print(f"{p.assignment}: {p.student_a} and {p.student_b} are {p.similarity:.0%} alike")
+    print(f"Similar submissions: {len(flagged)} pair(s) flagged; "
+          f"{grades.parent / similarity.CSV_NAME}, {grades.parent / similarity.REPORT_DIR}/")
     return 0
 
 

@@ -4,6 +4,8 @@ Scores come from the course gradebook after the merge (see :func:`grader.schedul
 they are what nbgrader's formgrader shows: manual grades included, the late penalty taken off. The
 grading status of each submission (graded, needs review, failed, and why) is kept between runs in
 ``STATUS_FILE`` beside the gradebook, so ``grades.csv`` always lists every submission graded so far.
+The flagged pairs of ``similarity.csv`` beside ``grades.csv`` (see :mod:`grader.similarity`) become
+findings of both students' rows (status *needs review*); they never change a score.
 """
 
 from __future__ import annotations
@@ -48,13 +50,39 @@ def load_status(path: Path) -> list[dict]:
     return [{k: row[k] for k in _KEPT if k in row} for row in rows]
 
 
+def add_similarity(results, similarity_csv: Path) -> None:
+    """Add a finding to each result whose submission ``similarity_csv`` flags as alike another
+    student's, naming the other student; a graded submission (or one waiting for manual grading)
+    then needs review. The score is never changed. Adding the same findings twice changes nothing.
+    """
+    from . import similarity
+    from .job import FAILED, REVIEW
+
+    flagged = similarity.findings(Path(similarity_csv))
+    for r in results:
+        new = [f for f in flagged.get((r.student, r.assignment), []) if f not in r.findings]
+        if not new:
+            continue
+        r.findings.extend(new)
+        if r.status != FAILED:
+            r.status = REVIEW
+        note = f"similar to another submission ({len(new)} pair(s), see findings)"
+        if note not in r.reason:
+            r.reason = f"{r.reason}; {note}" if r.reason else note
+
+
 def write_csv(results, path: Path) -> None:
     """One row per (student, assignment): status (graded / needs manual grading / needs review /
     failed) and why, the score after the late penalty, the raw score, the penalty and the lateness.
 
-    A failed grading has an empty score, never 0, so that it cannot pass for a real zero.
+    A failed grading has an empty score, never 0, so that it cannot pass for a real zero. The
+    flagged pairs of the ``similarity.csv`` beside ``path`` are added to ``results`` first (see
+    :func:`add_similarity`).
     """
     path = Path(path)
+    from .similarity import CSV_NAME
+
+    add_similarity(results, path.parent / CSV_NAME)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".csv.tmp")
     with open(tmp, "w", newline="", encoding="utf-8") as fh:
