@@ -17,7 +17,10 @@ exists. What it creates (defaults in brackets; every path is an option):
 - ``EXCHANGE`` [/srv/nbgrader/exchange]: nbgrader's exchange, root-owned, mode 1777 (world-writable,
   sticky), as nbgrader documents; its ``ann-course/`` belongs to the instructors' group (2775).
 - ``COURSE_DIR`` [/srv/ann-course/course]: the instructors' course folder (solutions/, gradebook.db,
-  submitted/, ...), a copy of the checkout made on first set-up and never overwritten afterwards.
+  submitted/, ...), a copy of the checkout made on first set-up and never overwritten afterwards:
+  the files git tracks and the untracked ones it does not ignore (``git ls-files --cached --others
+  --exclude-standard``), so none of the checkout's own grading state (gradebook.db, grades.csv,
+  .grader-status.json, submitted/, feedback/, _site/, .venv, node_modules, ...) reaches the class.
   Owned by the grader account and the instructors' group, mode 2770 (files 0660): students cannot
   read it. ``COURSE_DIR/exchange`` is a link to EXCHANGE, so the course's own config finds it.
 - Unix groups for instructors [formgrade-ann-course] and students [nbgrader-ann-course], and the
@@ -32,6 +35,7 @@ reuses the packages of an existing one (which must be readable by every user).
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import grp
 import json
 import os
@@ -44,10 +48,9 @@ from pathlib import Path
 CHECKOUT = Path(__file__).resolve().parents[1]
 COURSE_ID = "ann-course"
 
-# What a fresh clone does not have: never copied into the course folder.
-SKIP_TOP = {".venv", ".git", "gradebook.db", "gradebook.db-journal", "submitted", "autograded",
-            "feedback", "release", "exchange", "grades.csv", ".nbgrader.log", "test-artifacts",
-            ".pytest_cache", ".hypothesis", ".ruff_cache", "build", "students.csv"}
+# The bundled sample roster is tracked but is not the class: the class's roster comes with
+# hub/add_users.py, and `make roster` in the course folder must not import the sample students.
+SAMPLE_ROSTER = "students.csv"
 SKIP_ANYWHERE = {"__pycache__", ".ipynb_checkpoints"}
 
 # The console scripts a user's server and terminal need (used with --site-packages only).
@@ -194,14 +197,83 @@ def write_global_nbgrader_config(venv: Path, exchange: Path) -> None:
         "c.Exchange.path_includes_course = True  # as the course's own grader_config.py\n")
 
 
-def copy_course(dest: Path) -> None:
-    def ignore(folder, names):
-        skip = {n for n in names if n in SKIP_ANYWHERE or n.endswith(".egg-info")}
-        if Path(folder) == CHECKOUT:
-            skip |= SKIP_TOP & set(names)
-        return skip
+def git_files(src: Path) -> list[str] | None:
+    """The files of the checkout ``src`` as git sees them: tracked, and untracked but not ignored
+    (relative paths). None when ``src`` is not the top of a git checkout or git is missing."""
+    # Root copying a checkout owned by someone else: git refuses such a repository unless told.
+    git = ["git", "-c", f"safe.directory={src}", "-C", str(src)]
+    try:
+        top = subprocess.run([*git, "rev-parse", "--show-toplevel"], capture_output=True,
+                             text=True, check=False)
+        if top.returncode != 0 or Path(top.stdout.strip()).resolve() != src.resolve():
+            return None
+        out = subprocess.run([*git, "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                             capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return sorted({p for p in out.decode("utf-8", "surrogateescape").split("\0") if p})
 
-    shutil.copytree(CHECKOUT, dest, ignore=ignore, symlinks=True)
+
+def _ignore_patterns(src: Path) -> list[str]:
+    """The patterns of ``src/.gitignore`` (comments and negations left out)."""
+    try:
+        lines = (src / ".gitignore").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    return [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith(("#", "!"))]
+
+
+def _ignored(rel: str, patterns: list[str]) -> bool:
+    """Whether the relative path ``rel`` (or a folder above it) matches a .gitignore pattern, in
+    git's simple forms: ``name``, ``/top``, ``folder/`` and ``*`` globs."""
+    parts = rel.split("/")
+    for pat in patterns:
+        anchored = pat.startswith("/") or "/" in pat.rstrip("/")
+        body = pat.strip("/")
+        for i in range(len(parts)):
+            if anchored and fnmatch.fnmatchcase("/".join(parts[:i + 1]), body):
+                return True
+            if not anchored and fnmatch.fnmatchcase(parts[i], body):
+                return True
+    return False
+
+
+def course_files(src: Path) -> list[str]:
+    """What goes into the class's course folder: git's view of the checkout (tracked files and
+    untracked ones that are not ignored); outside a git checkout every file that .gitignore's
+    patterns do not match, with a message saying so."""
+    files = git_files(src)
+    if files is None:
+        print(f"note: {src} is not a git checkout (or git is missing): copying every file that "
+              f"{src / '.gitignore'}'s patterns do not match", flush=True)
+        patterns = _ignore_patterns(src) + [".git/"]
+        files = []
+        for root, dirs, names in os.walk(src):
+            rel_root = os.path.relpath(root, src)
+            rel = [] if rel_root == "." else [rel_root]
+            dirs[:] = sorted(d for d in dirs if not _ignored("/".join([*rel, d]), patterns))
+            files += ["/".join([*rel, n]) for n in sorted(names)
+                      if not _ignored("/".join([*rel, n]), patterns)]
+    return [f for f in files if f != SAMPLE_ROSTER and not SKIP_ANYWHERE & set(f.split("/"))]
+
+
+def copy_course(dest: Path, src: Path | None = None) -> list[str]:
+    """Copy :func:`course_files` of ``src`` (the checkout) to ``dest`` (symbolic links stay links);
+    return their relative paths."""
+    src = CHECKOUT if src is None else src
+    copied = []
+    for rel in course_files(src):
+        source, target = src / rel, dest / rel
+        if not source.is_symlink() and not source.is_file():
+            continue  # tracked but deleted in the working tree, or a submodule
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_symlink():
+            target.symlink_to(os.readlink(source))
+        else:
+            shutil.copy2(source, target)
+        copied.append(rel)
+    dest.mkdir(parents=True, exist_ok=True)
+    return copied
 
 
 def secure_course_dir(course: Path, uid: int, gid: int) -> None:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import grp
 import pwd
 import stat
+import subprocess
 from pathlib import Path
 
 import psutil
 import pytest
-from hubkit import PROXY, as_user, running_hub
+from hubkit import PROXY, REPO, as_user, running_hub
 
 ASSIGNMENT = "01_activations"
 NOTEBOOK = "activations.ipynb"
@@ -60,6 +61,20 @@ def test_the_hub_runs_the_checkouts_own_proxy(hub):
     scripts = {Path(a).resolve() for p in proxies for a in p.cmdline()
                if a.endswith("configurable-http-proxy")}
     assert scripts == {PROXY.resolve()}, f"the hub ran {scripts}, not the checkout's {PROXY}"
+
+
+def test_the_course_folder_holds_nothing_git_ignores(hub):
+    """make hub's course folder is what git has of the checkout: none of its grading state, built
+    site or environments. Only what the set-up itself makes there (the class's own empty gradebook
+    and the link to the exchange) is of the kind .gitignore names."""
+    made = {"gradebook.db", "exchange"}
+    files = [str(p.relative_to(hub.course)) for p in hub.course.rglob("*")
+             if (p.is_file() or p.is_symlink()) and str(p.relative_to(hub.course)) not in made]
+    assert "grader_config.py" in files and any(f.startswith("solutions/") for f in files)
+    ignored = subprocess.run(["git", "-C", str(REPO), "check-ignore", "--no-index", "--stdin"],
+                             input="\n".join(files), capture_output=True, text=True,
+                             check=False).stdout.split()
+    assert not ignored, f"the class's course folder got ignored files of the checkout: {ignored[:10]}"
 
 
 def test_each_user_has_their_own_server_under_their_own_uid(hub, sessions):
