@@ -1,10 +1,12 @@
 """``python -m grader run --scheduler``: the same grading on a real Dask cluster on loopback.
 
-The test starts a ``dask scheduler`` and two ``dask worker`` processes (127.0.0.1 only), grades the
-fixture quiz's class once locally and once on the cluster, and compares: the same grades.csv, the
-same gradebook, the same feedback. Then a worker is killed in the middle of a run (every submission
-still comes back exactly once), and a scheduler that is not there gives a clear error, exit code 2,
-and writes nothing.
+The test starts a ``dask scheduler`` and two ``dask worker`` processes (127.0.0.1 only) as a user
+would, with Dask's defaults (each worker a daemonic process under its nanny), grades the fixture
+quiz's class once locally and once on the cluster, and compares: the same grades.csv, the same
+gradebook, the same feedback. A ``LocalCluster()`` with its default arguments (daemonic workers too)
+gives the same grades.csv. Then a worker is killed in the middle of a run (every submission still
+comes back exactly once, and none of its grading processes outlives it), and a scheduler that is
+not there gives a clear error, exit code 2, and writes nothing.
 """
 
 from __future__ import annotations
@@ -40,10 +42,10 @@ CLASS = {
 
 
 def _env():
-    # Dask's nanny starts workers as daemonic processes, which may not have children; the grading
-    # pipeline forks its workers, so the course's Dask workers run with daemon = False.
-    return dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", MPLBACKEND="Agg",
-                DASK_DISTRIBUTED__WORKER__DAEMON="False", PYTHONUNBUFFERED="1")
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", MPLBACKEND="Agg",
+               PYTHONUNBUFFERED="1")
+    env.pop("DASK_DISTRIBUTED__WORKER__DAEMON", None)  # Dask's default: daemonic workers
+    return env
 
 
 def _course(root: Path) -> Path:
@@ -106,14 +108,16 @@ class Cluster:
         return proc
 
     def start_worker(self, name):
-        return self._start(["worker", self.address, "--nthreads", "1", "--no-nanny",
-                            "--no-dashboard", "--name", name, "--host", "127.0.0.1"], name)
+        # `dask worker ADDRESS` as a user types it: a nanny that runs the worker as a daemonic process.
+        return self._start(["worker", self.address, "--nthreads", "1", "--no-dashboard",
+                            "--name", name, "--host", "127.0.0.1"], name)
 
     def wait_for(self, n, timeout=120):
         from distributed import Client
 
         with Client(self.address, timeout=timeout, set_as_default=False) as client:
             client.wait_for_workers(n, timeout=timeout)
+            assert _daemonic(client), "the workers are not Dask's default (daemonic) ones"
 
     def log(self, name):
         return (self.folder / f"{name}.log").read_text(errors="replace")[-3000:]
@@ -129,6 +133,14 @@ class Cluster:
                 os.killpg(proc.pid, signal.SIGKILL)
 
 
+def _daemonic(client) -> bool:
+    """Whether every worker of ``client``'s cluster is a daemonic process (which may not start
+    multiprocessing children)."""
+    import multiprocessing
+
+    return all(client.run(lambda: multiprocessing.current_process().daemon).values())
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     c = Cluster(tmp_path_factory.mktemp("dask"))
@@ -137,19 +149,23 @@ def cluster(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def both(tmp_path_factory, cluster):
-    local = _course(tmp_path_factory.mktemp("local"))
+def local(tmp_path_factory):
+    """The class graded on this machine, the yardstick."""
+    course = _course(tmp_path_factory.mktemp("local"))
+    proc = _grade(course, "--workers", "2")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return course
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory, cluster, local):
     remote = _course(tmp_path_factory.mktemp("remote"))
-    proc_local = _grade(local, "--workers", "2")
-    assert proc_local.returncode == 0, proc_local.stdout + proc_local.stderr
     proc = _grade(remote, "--scheduler", cluster.address)
     assert proc.returncode == 0, proc.stdout + proc.stderr + cluster.log("w0") + cluster.log("w1")
     return local, remote, proc.stdout
 
 
-def test_the_cluster_gives_the_same_grades_csv(both):
-    local, remote, stdout = both
-    assert "Dask cluster" in stdout
+def _same_grades(local: Path, remote: Path) -> None:
     mine, theirs = _rows(local / "grades.csv"), _rows(remote / "grades.csv")
     assert [r["student"] for r in mine] == sorted(CLASS)
     assert mine == theirs
@@ -157,6 +173,29 @@ def test_the_cluster_gives_the_same_grades_csv(both):
     assert status["honest"] == "graded" and status["broken"] == "failed"
     assert status["cheat"] == "needs review"  # caught by the hidden checks, on a worker too
     assert {r["student"]: r["score"] for r in theirs}["partial"] == "3"
+
+
+def test_the_cluster_gives_the_same_grades_csv(both):
+    local, remote, stdout = both
+    assert "Dask cluster" in stdout
+    _same_grades(local, remote)
+
+
+def test_a_default_local_cluster_gives_the_same_grades_csv(tmp_path, local):
+    """``LocalCluster()`` as its documentation starts it: worker processes under nannies, daemonic."""
+    from distributed import Client, LocalCluster
+
+    course = _course(tmp_path / "course")
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in _env().items():  # the workers' environment is this process's
+            mp.setenv(name, value)
+        mp.delenv("DASK_DISTRIBUTED__WORKER__DAEMON", raising=False)
+        with LocalCluster() as cluster, Client(cluster, set_as_default=False) as client:
+            assert _daemonic(client)
+            proc = _grade(course, "--scheduler", cluster.scheduler_address)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Dask cluster" in proc.stdout
+    _same_grades(local, course)
 
 
 def test_the_gradebook_and_feedback_agree(both):
@@ -180,18 +219,20 @@ def test_a_worker_killed_mid_run_loses_no_submission(tmp_path, cluster):
                             env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     victim = cluster.workers[0]
     deadline = time.monotonic() + 120
-    import psutil
-
-    while time.monotonic() < deadline:  # wait until the victim is grading (it has children)
-        try:
-            if psutil.Process(victim.pid).children(recursive=True):
-                break
-        except psutil.NoSuchProcess:
-            break
+    grading = []
+    while time.monotonic() < deadline and not grading:  # until the victim grades (under its nanny)
+        grading = _grading_processes(victim.pid)
         time.sleep(0.2)
-    os.killpg(victim.pid, signal.SIGKILL)
+    time.sleep(0.5)  # the fork server, the zygote, the first jobs and their kernels
+    grading += [p for p in _grading_processes(victim.pid) if p not in grading]
+    os.killpg(victim.pid, signal.SIGKILL)  # the nanny and its worker, as when a machine is lost
     out, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, out + err
+    assert grading, "the killed worker never started grading"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and _running(grading):
+        time.sleep(0.2)
+    assert not _running(grading), "a grading process outlived its Dask worker"
     rows = _rows(course / "grades.csv")
     assert sorted(r["student"] for r in rows) == sorted(CLASS), "a submission was lost or doubled"
     for r in rows:
@@ -207,6 +248,37 @@ def test_a_worker_killed_mid_run_loses_no_submission(tmp_path, cluster):
     assert graded == set(subs), "the gradebook and grades.csv disagree"
     cluster.workers[0] = cluster.start_worker("w0-again")
     cluster.wait_for(2)
+
+
+def _grading_processes(pid: int) -> list:
+    """The processes of the grading pipeline among ``pid``'s descendants."""
+    import psutil
+
+    found = []
+    try:
+        children = psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return found
+    for p in children:
+        try:
+            if "grader" in " ".join(p.cmdline()):
+                found.append(p)
+        except psutil.Error:
+            pass
+    return found
+
+
+def _running(procs) -> list:
+    import psutil
+
+    alive = []
+    for p in procs:
+        try:
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                alive.append(p)
+        except psutil.Error:
+            pass
+    return alive
 
 
 def test_no_scheduler_is_a_clear_error_and_writes_nothing(tmp_path):
