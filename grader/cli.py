@@ -5,6 +5,7 @@
 ``release``  only regenerate ``exercises/`` from ``solutions/``
 ``check``    integrity findings for one submitted notebook against its release
 ``similarity``  submissions of an assignment that are suspiciously alike (also the end of ``run``)
+``export``   the grades as the LMS imports them: ``--to canvas|moodle FILE``
 """
 
 from __future__ import annotations
@@ -67,6 +68,17 @@ def build_parser() -> argparse.ArgumentParser:
                      help="only this assignment (repeatable; default: every assignment)")
     sim.add_argument("--csv", type=Path, default=None,
                      help="the grades.csv to add the findings to (default: <course>/grades.csv)")
+    exp = sub.add_parser("export", help="write the grades as Canvas's gradebook import or "
+                                        "Moodle's grade import CSV (scores after late penalties; "
+                                        "no submission: an empty cell)")
+    exp.add_argument("--to", required=True, choices=("canvas", "moodle"))
+    exp.add_argument("file", type=Path)
+    exp.add_argument("--course", type=Path, default=REPO)
+    exp.add_argument("--roster", type=Path, default=None,
+                     help="id,first_name,last_name,email[,section,canvas_id,sis_user_id,"
+                          "sis_login_id,id_number] (default: <course>/students.csv)")
+    exp.add_argument("--assignment", action="append", default=None,
+                     help="only this assignment (repeatable; default: every assignment)")
     check = sub.add_parser("check", help="integrity findings for one submitted notebook")
     check.add_argument("notebook", type=Path)
     check.add_argument("release", type=Path)
@@ -81,6 +93,11 @@ def main(argv=None) -> int:
     warnings.filterwarnings("ignore", message=".*not in session.*")
     if args.command == "check":
         return _check(args)
+    if args.command == "export":  # the gradebook is all it needs
+        from . import export
+
+        return export.main(args.course.resolve(), args.to, args.file, args.roster,
+                           args.assignment)
     course = Course(args.course.resolve())
     if not course.assignments():
         print(f"error: {course.solutions} holds no assignment", file=sys.stderr)
