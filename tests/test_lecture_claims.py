@@ -71,3 +71,27 @@ def test_08_learning_rate_is_chosen_on_validation_data():
     for call in fits:
         assert "_test" not in ast.unparse(call), "the test set stays out of the runs that make the choice"
     assert "trains the circle best" not in markdown("08_deep_learning_tools")
+
+
+# --------------------------------------------------------------------------------------------------
+# 03: the softmax's index, and log(softmax) against log_softmax
+
+
+def test_03_softmax_sum_does_not_reuse_the_hidden_units_index():
+    """The multilayer slide sums the softmax over l = 0..9, the index of its second hidden layer."""
+    text = markdown("03_multilayer_softmax")
+    formula = re.search(r"e\^\{Z_m\}\s*/\s*\\sum_\{(\w)=0\}\^\{9\}\s*e\^\{Z_(\w)\}", text)
+    assert formula, "lecture 3 states the softmax f_m(X) = e^{Z_m} / sum_c e^{Z_c}"
+    assert formula.group(1) == formula.group(2) != "l", (
+        "the softmax's class index must not be l, which counts the second hidden layer's units")
+    assert "A^{(2)}_l" in text, "the hidden layer keeps the slide's index l"
+    remark = re.search(r"Slide correction \(notation\)\.(.{0,600})", text)
+    assert remark and "K_2" in remark.group(1) and r"\sum_{l=0}^{9}" in remark.group(1), (
+        "a remark says what the slide writes (the sum over l = 0..9) and why it is changed")
+
+
+def test_03_log_of_softmax_against_log_softmax():
+    source = cells("03_multilayer_softmax")["softmax"].source
+    assert "np.log(softmax(" in source and "isneginf" in source, (
+        "lecture 3 shows that np.log of the stable softmax gives -inf for a very negative logit")
+    assert calls(source, "log_softmax"), "... and that log_softmax (log-sum-exp) stays finite"
