@@ -85,3 +85,7 @@ if not os.path.isdir(c.Exchange.root):
     except OSError:  # a read-only checkout: nbgrader reports the missing exchange itself
         pass
 c.Exchange.path_includes_course = True
+# Collecting takes each student's latest submission: plain nbgrader keeps the copy an earlier collect
+# made ("Submission already exists, use --update") and would grade a student who resubmitted after
+# an instructor's mid-way look on the older work. The formgrader's Collect button already updates.
+c.ExchangeCollect.update = True

@@ -297,3 +297,36 @@ def test_report_rewrites_grades_csv_from_the_gradebook(cls):
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:  # the formgrader agrees
         sub = gb.find_submission(ASSIGNMENT, "bob")
         assert float(sub.late_submission_penalty) == pytest.approx(owed)
+
+
+def test_a_resubmission_after_a_collect_is_collected(tmp_path):
+    """The instructor collects once mid-way (to look at early work), a student submits again, and a
+    plain `nbgrader collect` (the formgrader's button, or the command without --update) must take
+    the newer submission: grader_config.py sets ExchangeCollect.update for the CLI and formgrader."""
+    course = make_course(tmp_path / "course", [ASSIGNMENT])
+    for folder in (tmp_path, course):
+        os.chmod(folder, 0o755)
+    (course / "exchange").mkdir(mode=0o777)
+    os.chmod(course / "exchange", 0o1777)
+    nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
+    nbgrader(course, "release_assignment", ASSIGNMENT, "--force")
+    home = tmp_path / "home" / "carol"
+    _student(course, home, "carol", "fetch_assignment", ASSIGNMENT)
+    fetched = next((home / "ann-course" / ASSIGNMENT).glob("*.ipynb"))
+    _answer_wrongly(fetched)
+    _student(course, home, "carol", "submit", ASSIGNMENT)
+    nbgrader(course, "collect", ASSIGNMENT)
+    collected = course / "submitted" / "carol" / ASSIGNMENT
+    first = (collected / "timestamp.txt").read_text()
+    assert "return 0 * z" in (collected / fetched.name).read_text()
+
+    _answer_with_solutions(fetched, course / "solutions" / ASSIGNMENT / fetched.name)
+    _student(course, home, "carol", "submit", ASSIGNMENT)
+    log = nbgrader(course, "collect", ASSIGNMENT)
+    second = (collected / "timestamp.txt").read_text()
+    assert second > first, ("the second collect kept the first submission, as plain nbgrader does "
+                            f"without --update:\n{log.stdout}{log.stderr}")
+    assert "return 0 * z" not in (collected / fetched.name).read_text()
+    # ... and a collect with nothing new keeps what it has.
+    nbgrader(course, "collect", ASSIGNMENT)
+    assert (collected / "timestamp.txt").read_text() == second
