@@ -47,7 +47,8 @@ class Course:
 
 
 def nbgrader_config(course_root: Path, *, timeout: int | None = None,
-                    kernel_name: str | None = None, ipc_path: Path | None = None) -> Config:
+                    kernel_name: str | None = None, ipc_path: Path | None = None,
+                    gradebook: Path | None = None) -> Config:
     """The repository's ``grader_config.py`` with the course root (and gradebook) at ``course_root``.
 
     Parameters
@@ -61,11 +62,13 @@ def nbgrader_config(course_root: Path, *, timeout: int | None = None,
     ipc_path : Path, optional
         Talk to the kernel over Unix sockets at this path prefix instead of TCP ports: parallel
         kernels then never race for the same port.
+    gradebook : Path, optional
+        The gradebook's file (default: ``course_root/gradebook.db``).
     """
     loader = PyFileConfigLoader("grader_config.py", path=str(REPO))
     cfg = loader.load_config()
     cfg.CourseDirectory.root = str(course_root)
-    cfg.CourseDirectory.db_url = f"sqlite:///{course_root / 'gradebook.db'}"
+    cfg.CourseDirectory.db_url = f"sqlite:///{gradebook or course_root / 'gradebook.db'}"
     cfg.Exchange.root = str(course_root / "exchange")
     if timeout is not None:
         cfg.Execute.timeout = int(timeout)

@@ -56,6 +56,50 @@ def generate_releases(course: Course, assignments: list[str]) -> None:
                                f"{out.get('error', '')}")
 
 
+def record_assignments(course: Course, assignments: list[str]) -> list[str]:
+    """Record in the course gradebook each of ``assignments`` it does not know yet, with its
+    notebooks and cells, as ``nbgrader generate_assignment`` does; return those recorded.
+
+    A course folder without ``gradebook.db`` (a fresh clone) or whose gradebook never saw an
+    assignment has no place for its grades: the merge would fail after every submission was graded.
+    Graded with ``--no-release``, each job is graded against a release generated from
+    ``solutions/`` (see :func:`build_template`), so the gradebook's record is generated the same way,
+    in a scratch folder: ``exercises/`` is left as it is.
+    """
+    missing = _unknown_assignments(course, assignments)
+    if not missing:
+        return []
+    patches.in_process_alembic()
+    with tempfile.TemporaryDirectory(prefix="grader-record-") as tmp:
+        scratch = Path(tmp)
+        for a in missing:
+            shutil.copytree(course.solutions / a, scratch / "solutions" / a)
+        api = api_for(scratch, gradebook=course.root / "gradebook.db")
+        for a in missing:
+            out = api.generate_assignment(a, force=True)
+            if not out["success"]:
+                raise RuntimeError(f"nbgrader could not record {a} in the gradebook:\n"
+                                   f"{out.get('error', '')}")
+    return missing
+
+
+def _unknown_assignments(course: Course, assignments: list[str]) -> list[str]:
+    db = course.root / "gradebook.db"
+    if not db.exists():
+        return sorted(assignments)
+    from nbgrader.api import Gradebook, MissingEntry
+
+    patches.in_process_alembic()
+    unknown = []
+    with Gradebook(f"sqlite:///{db}") as gb:
+        for a in sorted(assignments):
+            try:
+                gb.find_assignment(a)
+            except MissingEntry:
+                unknown.append(a)
+    return unknown
+
+
 def build_template(course: Course, work_root: Path, assignments: list[str], *,
                    released: bool = False) -> Path:
     """A scratch course whose gradebook knows every assignment and the due dates the instructor set
@@ -671,6 +715,8 @@ def grade_course(course: Course, submitted: Path, opts: Options, *, release: boo
     back from the gradebook, so that it agrees with the formgrader. With a ``distributed.Client``
     (see :mod:`grader.distributed`) the jobs are graded on that Dask cluster; the merge still runs
     here, once. ``found`` is what :func:`scan` found in ``submitted``, if the caller scanned it.
+    Without ``release``, an assignment the gradebook does not know yet (a fresh clone has no
+    ``gradebook.db``) is recorded in it before any grading (:func:`record_assignments`).
     """
     assignments = course.assignments()
     if release:
@@ -678,6 +724,11 @@ def grade_course(course: Course, submitted: Path, opts: Options, *, release: boo
     jobs, unknown = found if found is not None else scan(submitted, assignments)
     if not jobs and not unknown:
         return []
+    if not release:  # before any work: the merge needs every assignment in the gradebook
+        added = record_assignments(course, sorted({j.assignment for j in jobs}))
+        if added:
+            print(f"The gradebook did not know {', '.join(added)}: recorded from solutions/, as "
+                  "nbgrader generate_assignment does (exercises/ left as it is).")
     if not jobs:
         results, work_root = [], None
     elif client is not None:

@@ -171,3 +171,43 @@ def test_a_manual_grade_entered_before_autograding_is_kept(course):
     row = _rows(root / "grades.csv")[(MANUAL_FIRST, assignment)]
     assert float(row["raw_score"]) == pytest.approx(score)
     assert "need manual grading" in row["reason"]
+
+
+def test_no_release_in_a_fresh_clone_records_the_assignment_and_loses_nothing(tmp_path):
+    """A fresh clone has the sources and the committed releases but no gradebook.db: grading with
+    --no-release records the assignment as nbgrader's generate_assignment would, then grades."""
+    assignment = assignment_names()[0]
+    expected = json.loads((REPO / "samples" / "expected" / f"{assignment}.json").read_text())
+    students = ["sample-partial", "sample-unusual-correct"]
+    root = tmp_path / "clone"
+    shutil.copytree(REPO / "solutions" / assignment, root / "solutions" / assignment)
+    shutil.copytree(REPO / "exercises" / assignment, root / "exercises" / assignment)
+    os.chmod(root, 0o755)
+    for student in students:
+        shutil.copytree(REPO / "samples" / "submitted" / student / assignment,
+                        root / "submitted" / student / assignment)
+    release = {p.name: p.read_bytes() for p in (root / "exercises" / assignment).iterdir()}
+    proc = _run(root, "--no-release")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert f"The gradebook did not know {assignment}" in proc.stdout
+    rows = _rows(root / "grades.csv")
+    for student in students:
+        row = rows[(student, assignment)]
+        assert row["status"] in ("graded", "needs manual grading"), row
+        assert float(row["score"]) == pytest.approx(sum(expected[student].values())), row
+    assert {p.name: p.read_bytes() for p in (root / "exercises" / assignment).iterdir()} == release, (
+        "--no-release changed the committed release")
+    from nbgrader.api import Gradebook
+
+    released = {}
+    for nb in sorted((root / "exercises" / assignment).glob("*.ipynb")):
+        cells = json.loads(nb.read_text())["cells"]
+        released[nb.stem] = sorted(c["metadata"]["nbgrader"]["grade_id"] for c in cells
+                                   if c["metadata"].get("nbgrader", {}).get("grade"))
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        recorded = {nb.name: sorted(c.name for c in nb.grade_cells)
+                    for nb in gb.find_assignment(assignment).notebooks}
+        graded = sorted(s.student.id for s in gb.assignment_submissions(assignment))
+    assert recorded == released
+    assert graded == students
