@@ -61,6 +61,13 @@ c.PerDayLatePenalty.grace_minutes = 15
 c.PerDayLatePenalty.fraction_per_day = 0.10
 c.PerDayLatePenalty.zero_after_days = 7
 
+# Similar submissions (python -m grader similarity, run at the end of make grade; grader/similarity.py):
+# a pair of an assignment's submissions is flagged for a person to look at when this share of either
+# student's own code (the release's code and code many students share left out) is found in the
+# other's, and they share at least min_overlap characters of normalised code. Nothing is deducted.
+c.Similarity.threshold = 0.6
+c.Similarity.min_overlap = 120
+
 # Feedback: autograded/ keeps the instructor's full notebook (hidden tests and their tracebacks, for
 # the formgrader); whoever renders feedback from it (make grade, the formgrader's button, or
 # `nbgrader generate_feedback`) hides the hidden tests first (grader/feedback.py).
@@ -89,3 +96,9 @@ c.Exchange.path_includes_course = True
 # made ("Submission already exists, use --update") and would grade a student who resubmitted after
 # an instructor's mid-way look on the older work. The formgrader's Collect button already updates.
 c.ExchangeCollect.update = True
+
+# Validate (JupyterLab's button and `nbgrader validate`) prints each line of a failed test cell's code
+# and error cut at Validator.width characters, 90 by default: the tests' hints, one line of up to a
+# few hundred characters, ended mid-sentence. Lines up to this width are shown whole (it is also the
+# length of the "=" line `nbgrader validate` prints between failed cells).
+c.Validator.width = 1000
