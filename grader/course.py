@@ -42,7 +42,8 @@ class Course:
     def private_paths(self) -> list[Path]:
         """What a student's code must never see."""
         names = ("solutions", "samples", "submitted", "autograded", "feedback", "gradebook.db",
-                 "grades.csv", ".grader-status.json", "students.csv", "exchange", ".git")
+                 "grades.csv", ".grader-status.json", "students.csv", "exchange", ".git",
+                 "similarity.csv", "similarity")
         return [self.root / n for n in names if (self.root / n).exists()]
 
 
