@@ -95,3 +95,57 @@ def test_03_log_of_softmax_against_log_softmax():
     assert "np.log(softmax(" in source and "isneginf" in source, (
         "lecture 3 shows that np.log of the stable softmax gives -inf for a very negative logit")
     assert calls(source, "log_softmax"), "... and that log_softmax (log-sum-exp) stays finite"
+
+
+# --------------------------------------------------------------------------------------------------
+# 06: class weights, the composite loss, the slides' use cases
+
+
+def _first_line(source: str, name: str) -> int:
+    lines = [c.lineno for c in calls(source, name)]
+    return min(lines) if lines else 10**9
+
+
+def test_06_features_are_scaled_with_training_statistics_only():
+    source = cells("06_loss_functions")["weights"].source
+    split = _first_line(source, "train_test_split")
+    assert split < 10**9, "the class-weight example splits its events"
+    for name in ("mean", "std"):
+        for call in calls(source, name):
+            owner = ast.unparse(call.func.value) if isinstance(call.func, ast.Attribute) else ""
+            if owner.startswith("y"):  # the labels' signal fraction, printed: not a feature statistic
+                continue
+            if call.lineno < split:
+                raise AssertionError(f"line {call.lineno}: {ast.unparse(call)} is computed before the "
+                                     "train/test split, i.e. with statistics of the test events too")
+            if owner in ("X_raw", "Xm", "X"):
+                raise AssertionError(f"{ast.unparse(call)}: statistics of all events, not the training part")
+    assert re.search(r"assert .*Xtr\[:, :4\]\.mean\(axis=0\), 0", source), (
+        "the notebook asserts that the training features, and only they, are centred exactly")
+
+
+def test_06_composite_loss_fits_a_background_subtracted_rate_of_poisson_counts():
+    c = cells("06_loss_functions")
+    source = c["composite"].source
+    assert calls(source, "poisson"), "the bins count Poisson events: counts are never negative"
+    assert "counts.min() >= 0" in source and "y_obs < 0" in source
+    text = re.sub(r"\s+", " ", c["bp-md"].source + c["composite-note"].source)
+    assert "background-subtracted rate" in text, "what may be negative is called what it is"
+    assert "measured counts" not in text + source, "negative values are not 'measured counts'"
+
+
+def test_06_remarks_the_slides_use_cases_and_the_stray_paragraph():
+    c = cells("06_loss_functions")
+    table = re.sub(r"\s+", " ", c["table-md"].source)
+    assert "Slide correction (use case)" in table and '"neural network"' in table, (
+        "the loss table's 'used in: neural network' for cross-entropy gets a remark")
+    kld = re.sub(r"\s+", " ", c["kld-note"].source)
+    for quoted in ("Approximating complex functions", "Multi-class classification tasks",
+                   "distribution of predictions is similar to that of training data"):
+        assert quoted.lower() in kld.lower(), f"the KL slide's use case {quoted!r} is discussed"
+    use = c["kld-use"].source
+    assert "cross_entropy" in use and "kl_div" in use, "KL with one-hot targets equals cross-entropy, shown"
+    hinge = re.sub(r"\s+", " ", c["hinge-note"].source)
+    assert "classification problems" in hinge and "does not classify" in hinge
+    bp = re.sub(r"\s+", " ", c["bp-md"].source)
+    assert "segmentation mask" in bp and "Slide correction (a paragraph from another topic)" in bp
