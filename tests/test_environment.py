@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 import tomllib
 
+import pytest
 from coursekit import REPO
 from packaging.requirements import Requirement
 
@@ -74,3 +77,22 @@ def test_packages_are_installable():
     packages = _pyproject()["tool"]["setuptools"]["packages"]
     for pkg in packages:
         assert (REPO / pkg / "__init__.py").is_file(), f"pyproject packages {pkg!r}, which is missing"
+
+
+def _dry_run(*args: str) -> str:
+    """What `make -n` would run, with package-lock.json taken as changed (node_modules stale)."""
+    if not shutil.which("make"):
+        pytest.skip("make is not installed")
+    return subprocess.run(["make", "-n", "-W", "package-lock.json", *args], cwd=REPO,
+                          capture_output=True, text=True, check=True, timeout=60).stdout
+
+
+def test_make_installs_the_hubs_proxy_into_the_checkout():
+    """README: make test (and e2e, hub) install configurable-http-proxy with npm into node_modules/
+    on first use; without npm, test skips the hub tests instead of failing, and hub says why."""
+    for target in ("test", "e2e", "hub"):
+        assert "npm ci" in _dry_run(target, "NPM=/usr/bin/npm"), f"make {target} must install it"
+    assert "npm ci" not in _dry_run("test", "NPM="), "without npm, make test must go on"
+    hub = _dry_run("hub", "NPM=")
+    assert "npm ci" in hub and "install Node.js and npm" in hub, "make hub needs it: say so"
+    assert "npm install -g" not in (REPO / "Makefile").read_text(encoding="utf-8")
