@@ -240,7 +240,7 @@ def compare(docs: dict[str, str], boilerplate: str = "", *, assignment: str = ""
             similarity = float(min(1.0, max(sim_a, sim_b)))
             if overlap <= 0:
                 continue
-            flagged = similarity >= settings.threshold and overlap >= settings.min_overlap
+            flagged = bool(similarity >= settings.threshold and overlap >= settings.min_overlap)
             pairs.append(Pair(assignment, a, b, similarity, int(overlap), flagged,
                               slices_a, slices_b))
     pairs.sort(key=lambda p: (-p.similarity, p.student_a, p.student_b))
