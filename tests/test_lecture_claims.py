@@ -149,3 +149,37 @@ def test_06_remarks_the_slides_use_cases_and_the_stray_paragraph():
     assert "classification problems" in hinge and "does not classify" in hinge
     bp = re.sub(r"\s+", " ", c["bp-md"].source)
     assert "segmentation mask" in bp and "Slide correction (a paragraph from another topic)" in bp
+
+
+# --------------------------------------------------------------------------------------------------
+# 07: universal approximation, the SOM's control, the VAE's reparameterisation
+
+
+def test_07_universal_approximation_separates_approximation_and_estimation_error():
+    c = cells("07_building_blocks_architectures")
+    text = re.sub(r"\s+", " ", c["ua-md"].source)
+    assert "approximation error" in text and "estimation error" in text, (
+        "the width sweep explains the two parts of the error")
+    source = c["ua"].source
+    assert "matrix_rank" in source and re.search(r"assert .*matrix_rank\(design\) == n \+ 1", source), (
+        "every least-squares design is asserted to have full rank: no claim rests on a rank-deficient fit")
+    noisy = [m for m in calls(source, "make_damped_oscillator")
+             if any(k.arg == "noise" and not (isinstance(k.value, ast.Constant) and k.value.value == 0)
+                    for k in m.keywords)]
+    assert noisy, "the estimation regime fits noisy data"
+    summary = re.sub(r"\s+", " ", c["summary"].source)
+    assert "estimation error" in summary, "the summary bounds 'as closely as we like' by the data"
+
+
+def test_07_som_control_moves_the_winner_only():
+    source = cells("07_building_blocks_architectures")["som"].source
+    assert re.search(r"assert .*winner_moved == 1", source), (
+        "the 'winner only' control is checked to move exactly one unit per input")
+    assert "width_start=1e-3" not in source, "a tiny width that grows during training is not winner-only"
+
+
+def test_07_vae_checks_the_gradient_through_the_log_variance():
+    source = cells("07_building_blocks_architectures")["vae"].source
+    assert "assert encoder.weight.grad is not None" not in source, "that assert cannot fail"
+    assert re.search(r"assert .*logvar\.grad", source), (
+        "the reparameterisation is checked by the gradient that reaches the log-variance")
