@@ -21,9 +21,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests" / "grading")]
 
-import similarity_class as C  # noqa: E402
+import similarity_class as C
 
-from grader import similarity  # noqa: E402
+from grader import similarity
 
 
 def main() -> int:
