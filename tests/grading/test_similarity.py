@@ -257,3 +257,12 @@ def test_a_class_of_300_is_compared_and_the_planted_copies_found():
     print(f"\n{len(docs)} submissions, {len(docs) * (len(docs) - 1) // 2} pairs compared in "
           f"{seconds:.1f} s")
     assert _flagged(pairs) == {("copy-of-s007", "s007"), ("copy-of-s123", "s123")}
+
+
+def test_an_assignment_without_a_release_is_left_out_with_the_reason(tmp_path):
+    root = _course(tmp_path, _class())
+    for nb in (root / "exercises" / "quiz").glob("*.ipynb"):
+        nb.unlink()
+    pairs, skipped = similarity.run(root, root / "submitted", ["quiz", "other"])
+    assert pairs == [] and len(skipped) == 1, skipped
+    assert "quiz: no release" in skipped[0] and "make release" in skipped[0]
