@@ -18,12 +18,13 @@ no longer lands on stderr, and the test keeps its points. An error still fails t
 from __future__ import annotations
 
 import sys
+import textwrap
 import warnings
 from contextlib import contextmanager
 
 import numpy as np
 
-__all__ = ["quiet", "strict", "warnings_to_stdout"]
+__all__ = ["hint", "quiet", "strict", "warnings_to_stdout"]
 
 
 @contextmanager
@@ -120,3 +121,41 @@ def warnings_to_stdout():
     >>> warnings.showwarning = saved
     """
     warnings.showwarning = _show_on_stdout
+
+
+def hint(message, width=76):
+    """``message`` broken at spaces into lines of at most ``width`` characters, for a test's assert.
+
+    JupyterLab's Validate dialog shows a failed test's error in a box that does not wrap long lines,
+    so a one-line hint of a few hundred characters runs off its right edge. Test cells write
+    ``assert ok, hint(f"...")``: each line of the message (a printed array keeps its own lines) is
+    wrapped, and words are never split.
+
+    Parameters
+    ----------
+    message : str
+        The hint.
+    width : int, default 76
+        The longest line, in characters (the first line follows ``AssertionError: ``).
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    TypeError
+        If ``message`` is not a string or ``width`` not a positive int.
+
+    Examples
+    --------
+    >>> print(hint("the gradients of W1, b1 do not match central differences; those of W2, b2 do", width=40))
+    the gradients of W1, b1 do not match
+    central differences; those of W2, b2 do
+    """
+    if not isinstance(message, str):
+        raise TypeError(f"message must be a str, got {type(message).__name__}")
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise TypeError(f"width must be a positive int, got {width!r}")
+    return "\n".join(textwrap.fill(line, width, break_long_words=False, break_on_hyphens=False)
+                     if line.strip() else line for line in message.split("\n"))
