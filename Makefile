@@ -126,7 +126,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check nnlib grader tests benchmarks
 
 clean:
-	rm -rf autograded feedback gradebook.db grades.csv .grader-status.json .nbgrader.log exchange test-artifacts \
+	rm -rf autograded feedback gradebook.db grades.csv .grader-status.json similarity.csv similarity \
+		.nbgrader.log exchange test-artifacts \
 		.pytest_cache .hypothesis .ruff_cache _site build/site
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 

@@ -30,7 +30,8 @@ STATE = ["gradebook.db", "grades.csv", ".grader-status.json", ".nbgrader.log",
          "node_modules/.bin/configurable-http-proxy", ".venv/bin/python",
          "ann_course.egg-info/PKG-INFO", "lectures/__pycache__/x.pyc",
          "solutions/01_activations/.ipynb_checkpoints/activations-checkpoint.ipynb",
-         "test-artifacts/e2e/shot.png", ".pytest_cache/v/x", "grades.csv.tmp"]
+         "test-artifacts/e2e/shot.png", ".pytest_cache/v/x", "grades.csv.tmp", "similarity.csv",
+         "similarity/01_activations.html"]
 
 
 def _write(root: Path, rel: str) -> None:
