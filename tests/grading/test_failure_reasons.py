@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -111,3 +114,57 @@ def test_the_parent_names_a_job_over_its_time_limit_and_a_dead_worker(tmp_path):
     assert scheduler._worker_result(job, tmp_path, 0, 2.0).reason == (
         "grading took longer than 2 s"), "a job over its limit fails whatever it wrote"
     assert scheduler._worker_result(job, tmp_path, 0, None).score == 3.0
+
+
+def test_the_fork_server_reports_how_each_worker_ended_and_none_outlives_it():
+    import psutil
+
+    workers = scheduler.Workers(preload=("grader",))
+    try:
+        dead = workers.start(os._exit, 3)
+        crashed = workers.start(int, "not a number")  # an error of the grader itself: exit code 1
+        stuck = workers.start(time.sleep, 600)
+        workers.join(dead, 60)
+        workers.join(crashed, 60)
+        assert (dead.exitcode, crashed.exitcode) == (3, 1)
+        assert stuck.alive and os.getpgid(stuck.pid) == stuck.pid, "a worker is its own group"
+        scheduler._kill_group(stuck.pid)  # as the parent does with a job over its time
+        workers.join(stuck, 60)
+        assert stuck.exitcode == -9
+        left = psutil.Process(workers.start(time.sleep, 600).pid)
+    finally:
+        workers.close()
+
+    def running():
+        try:
+            return left.is_running() and left.status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
+    deadline = time.monotonic() + 30  # SIGKILL is sent before the server exits, delivered soon after
+    while running() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not running(), "a worker outlived its fork server"
+
+
+def _workers_in(queue) -> None:
+    workers = scheduler.Workers(preload=("grader",))
+    try:
+        worker = workers.start(os._exit, 0)
+        workers.join(worker, 60)
+        queue.put(worker.exitcode)
+    finally:
+        workers.close()
+
+
+def test_a_daemonic_process_may_start_grading_workers():
+    """Dask's workers run as daemonic processes, which may not start multiprocessing children."""
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    daemon = ctx.Process(target=_workers_in, args=(queue,), daemon=True)
+    daemon.start()
+    try:
+        assert queue.get(timeout=120) == 0
+    finally:
+        daemon.join(30)
+    assert daemon.exitcode == 0
