@@ -154,13 +154,13 @@ class Cluster:
             port = s.getsockname()[1]
         self.address = f"tcp://127.0.0.1:{port}"
         dask = str(Path(PYTHON).parent / "dask")
-        e = dict(env(), DASK_DISTRIBUTED__WORKER__DAEMON="False")
+        e = env()  # Dask's defaults: daemonic workers under their nanny, as users start them
         self.procs.append(subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port",
                                             str(port), "--no-dashboard"], env=e,
                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         for i in range(self.n):
             self.procs.append(subprocess.Popen([dask, "worker", self.address, "--nthreads", "1",
-                                                "--no-nanny", "--no-dashboard", "--host",
+                                                "--no-dashboard", "--host",
                                                 "127.0.0.1"], env=e, stdout=subprocess.DEVNULL,
                                                stderr=subprocess.DEVNULL))
         from distributed import Client
