@@ -24,7 +24,8 @@ ALL = LECTURES + SOURCES + RELEASES
 ALLOWED_NB_METADATA = {"kernelspec", "language_info"}
 # An assignment's own grading rules (grader/integrity.py), in its source and release only.
 GRADING_KEYS = {"forbidden_imports", "test_data"}
-ALLOWED_CELL_METADATA = {"nbgrader", "tags", "editable", "deletable", "jupyter", "slideshow"}
+ALLOWED_CELL_METADATA = {"nbgrader", "tags", "editable", "deletable", "jupyter", "slideshow",
+                         "mystnb"}  # mystnb.image.alt: the figure's alt text on the site
 ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 
