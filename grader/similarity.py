@@ -123,7 +123,7 @@ class _Fingerprint:
             self._hashes, self._idx = winnow(hashes, window, remove_duplicates=False)
         else:
             self._hashes, self._idx = hashes, np.array([], dtype=int)
-        self.keep(frozenset())
+        self.hashes, self.hash_idx, self.token_coverage = set(), {}, 0  # see keep()
 
     def distinct(self) -> set:
         return set(self._hashes.tolist())
