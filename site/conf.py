@@ -21,6 +21,7 @@ extensions = [
     "myst_nb",
     "sphinx.ext.mathjax",
     "sphinx-mathjax-offline",  # copies MathJax 3 into _static/mathjax after the build
+    "a11y",  # site/a11y.py: heading levels, keyboard-scrollable code, named landmarks
 ]
 mathjax_path = "mathjax/tex-chtml.js"  # relative to _static: the local copy, never a CDN
 
@@ -48,6 +49,8 @@ nb_merge_streams = True
 nb_ipywidgets_js = {}
 
 html_theme = "furo"
+html_static_path = ["_static"]  # relative to site/
+html_css_files = ["a11y.css"]  # a visible keyboard focus on Furo's search box
 html_title = "Artificial Neural Networks"
 html_copy_source = False
 html_show_sourcelink = False
