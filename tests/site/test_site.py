@@ -44,7 +44,7 @@ LOOPBACK = {"127.0.0.1", "localhost", "[::1]", "::1"}
 
 
 def _sources() -> list[Path]:
-    return [*LECTURES, *EXERCISES, *(REPO / "site").glob("*.*")]
+    return [*LECTURES, *EXERCISES, *(p for p in (REPO / "site").rglob("*.*") if "__pycache__" not in p.parts)]
 
 
 def _cells(nb: Path, kind: str) -> list[str]:
@@ -357,3 +357,171 @@ def test_the_network_guard_records_what_it_blocks(browser, server):
         assert net.blocked == ["https://cdn.example.invalid/mathjax/tex-chtml.js"]
     finally:
         context.close()
+
+
+# --- accessibility (WCAG 2.1 AA) -------------------------------------------------------------------
+
+SITE_PAGES = [
+    "index.html",
+    "search.html",
+    "genindex.html",
+    *(_page(nb) for nb in LECTURES),
+    *(_page(nb) for nb in EXERCISES),
+]
+BLOCKING = ("serious", "critical")  # axe's impact levels that fail the test
+
+
+class AxeFinding(UserWarning):
+    """An axe-core violation of minor or moderate impact: listed in the test output, not fatal."""
+
+
+@pytest.mark.parametrize("path", SITE_PAGES)
+def test_axe_finds_no_serious_or_critical_violation(offline, server, path):
+    """axe-core (bundled with axe-playwright-python, injected from disk) on the typeset page.
+
+    Its default rules cover WCAG 2.0/2.1 A and AA and the best practices; violations of serious or
+    critical impact fail, the others are reported as AxeFinding warnings and saved to
+    test-artifacts/site/axe/.
+    """
+    from axe_playwright_python.sync_playwright import Axe
+
+    page = offline.new_page()
+    _open(page, urljoin(server, path))
+    if page.evaluate("() => !!document.querySelector('script[src*=\"mathjax\"]')"):
+        _typeset(page)
+    violations = Axe().run(page).response["violations"]
+    (ARTIFACTS / "axe").mkdir(parents=True, exist_ok=True)
+    report = ARTIFACTS / "axe" / (path.replace("/", "__") + ".json")
+    report.write_text(json.dumps(violations, indent=1), encoding="utf-8")
+
+    def describe(v):
+        where = ", ".join(" ".join(n["target"]) for n in v["nodes"][:3])
+        return f"{v['impact']} {v['id']} ({v['help']}) at {len(v['nodes'])} element(s): {where}"
+
+    for v in violations:
+        if v["impact"] not in BLOCKING:
+            import warnings
+
+            warnings.warn(f"axe on {path}: {describe(v)}", AxeFinding, stacklevel=1)
+    blocking = [describe(v) for v in violations if v["impact"] in BLOCKING]
+    assert not blocking, f"axe on {path} (details in {report}):\n" + "\n".join(blocking)
+
+
+def test_the_axe_check_sees_violations(offline, server):
+    """Not vacuous: a page with an unnamed image and an unlabelled input fails axe."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    page = offline.new_page()
+    _open(page, server)
+    page.evaluate(
+        """() => {
+            const main = document.querySelector('article');
+            main.insertAdjacentHTML('beforeend', '<img src="x.png"><input type="text">');
+        }"""
+    )
+    found = {v["id"]: v["impact"] for v in Axe().run(page).response["violations"]}
+    assert found.get("image-alt") == "critical" and found.get("label") == "critical", found
+
+
+def _bad_alt(alt: str | None, src: str) -> str | None:
+    """Why an image's alt text does not say what the figure shows, or None if it may."""
+    if alt is None or not alt.strip():
+        return "no alt text"
+    alt = alt.strip()
+    if alt.startswith("<") or re.match(r"(?i)figure size", alt):
+        return f"matplotlib's placeholder {alt!r}"
+    if alt == src or re.search(r"\.(png|jpe?g|svg|gif)$", alt, re.IGNORECASE):
+        return f"a file name {alt!r}"
+    if len(alt.split()) < 5:
+        return f"too short to say what the figure shows: {alt!r}"
+    return None
+
+
+def test_every_image_on_the_site_has_alt_text_that_describes_it(site):
+    """Every <img> of every page: its alt says what it shows (cell metadata mystnb.image.alt).
+
+    Without it, MyST-NB's image gets the file name as alt (Sphinx's default), which a screen reader
+    reads out as a string of hex digits.
+    """
+    img = re.compile(r"<img\b[^>]*>")
+    attr = re.compile(r'(\w+)="([^"]*)"')
+    bad, count = [], 0
+    for page in sorted(site.rglob("*.html")):
+        for tag in img.findall(page.read_text(encoding="utf-8")):
+            attrs = {k: html.unescape(v) for k, v in attr.findall(tag)}
+            count += 1
+            why = _bad_alt(attrs.get("alt"), attrs.get("src", ""))
+            if why:
+                bad.append(f"{page.relative_to(site)}: {attrs.get('src')}: {why}")
+    assert count > 0, "no images on the site: the lectures' figures are missing"
+    assert not bad, "figures without a description:\n" + "\n".join(bad)
+
+
+def test_alt_text_check_rejects_placeholders():
+    assert _bad_alt("", "a.png") and _bad_alt(None, "a.png")
+    assert _bad_alt("<Figure size 640x480 with 1 Axes>", "a.png")
+    assert _bad_alt("../_images/3f2a.png", "../_images/3f2a.png")
+    assert _bad_alt("a plot", "a.png")
+    assert _bad_alt("The sigmoid rises from 0 to 1, steepest at z = 0.", "a.png") is None
+
+
+FOCUSED = """() => {
+    const e = document.activeElement;
+    if (!e || e === document.body) return null;
+    const s = getComputedStyle(e);
+    const outline = s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0;
+    const shadow = s.boxShadow && s.boxShadow !== 'none';
+    const r = e.getBoundingClientRect();
+    return {
+        tag: e.tagName.toLowerCase(),
+        text: (e.innerText || e.getAttribute('aria-label') || '').trim().slice(0, 40),
+        href: e.getAttribute('href'),
+        nav: !!e.closest('.sidebar-tree'),
+        main: !!e.closest('#furo-main-content, article'),
+        visible: outline || shadow,
+        onscreen: r.width > 0 && r.height > 0,
+    };
+}"""
+
+
+def test_keyboard_alone_reaches_navigation_and_content_with_visible_focus(offline, server):
+    """Tab through a lecture page: the skip link comes first and leads into the lecture, Tab
+    reaches every kind of target (navigation links, the lecture's links and code), each with a
+    visible focus ring, and Enter on a navigation link opens that page."""
+    page = offline.new_page()
+    nb = LECTURES[1]
+    _open(page, urljoin(server, _page(nb)))
+    page.keyboard.press("Tab")
+    first = page.evaluate(FOCUSED)
+    assert first and first["href"] == "#furo-main-content", f"first Tab stop: {first}"
+    assert first["visible"] and first["onscreen"], "the skip link is not shown when focused"
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    after_skip = page.evaluate(FOCUSED)
+    assert after_skip and after_skip["main"], f"after 'Skip to content', Tab went to {after_skip}"
+
+    _open(page, urljoin(server, _page(nb)))
+    stops = []
+    for _ in range(250):
+        page.keyboard.press("Tab")
+        stop = page.evaluate(FOCUSED)
+        if stop is None or (stops and stop == stops[0]):
+            break
+        stops.append(stop)
+        if any(s["main"] for s in stops) and any(s["nav"] for s in stops) and len(stops) > 60:
+            break
+    nav = [s for s in stops if s["nav"]]
+    main = [s for s in stops if s["main"]]
+    assert len(nav) >= len(LECTURES) - 1, f"Tab reached {len(nav)} navigation links: {nav}"
+    assert main, "Tab never reached the lecture's content"
+    hidden = [s for s in stops if not (s["visible"] and s["onscreen"])]
+    assert not hidden, f"focus not visible on: {hidden[:5]}"
+
+    target = next(s for s in nav if s["href"] and s["href"].endswith(_page(LECTURES[2])[9:]))
+    _open(page, urljoin(server, _page(nb)))
+    for _ in range(stops.index(target) + 1):
+        page.keyboard.press("Tab")
+    assert page.evaluate(FOCUSED)["href"] == target["href"]
+    page.keyboard.press("Enter")
+    page.wait_for_load_state("load")
+    assert page.url == urljoin(server, _page(LECTURES[2])), page.url
