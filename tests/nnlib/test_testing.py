@@ -1,4 +1,5 @@
-"""nnlib.testing: the ``quiet`` / ``strict`` helpers every assignment's test cells use.
+"""nnlib.testing: the ``quiet`` / ``strict`` helpers every assignment's test cells use, and the
+``warnings_to_stdout`` call of every setup cell.
 
 The helpers live in one place: each assignment's setup cell imports them, and no notebook defines
 its own copy (a fix to one copy would miss the others).
@@ -57,8 +58,12 @@ def test_assignments_import_the_helpers_instead_of_defining_them(path):
     nb = nbformat.read(path, as_version=4)
     setup = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "setup"]
     assert setup, f"{path.name} has no setup cell"
-    assert "from nnlib.testing import quiet, strict" in setup[0].source, (
-        f"{path.name}'s setup cell must import quiet and strict from nnlib.testing")
+    assert "from nnlib.testing import quiet, strict, warnings_to_stdout" in setup[0].source, (
+        f"{path.name}'s setup cell must import quiet, strict and warnings_to_stdout from nnlib.testing")
+    # nbgrader scores a test cell 0 for any stderr: without the call, a warning that correct code
+    # gives outside quiet() costs the points of the test it happens in.
+    calls = [line for line in setup[0].source.splitlines() if line.strip() == "warnings_to_stdout()"]
+    assert calls, f"{path.name}'s setup cell must call warnings_to_stdout() (not only import it)"
     copies = [c.metadata.get("nbgrader", {}).get("grade_id") or c.get("id") for c in nb.cells
               if c.cell_type == "code" and ("def quiet(" in c.source or "def strict(" in c.source)]
     assert not copies, f"{path.name} defines its own quiet/strict in {copies}"
