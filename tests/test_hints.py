@@ -18,6 +18,8 @@ import pytest
 from coursekit import REPO
 from nbclient import NotebookClient
 
+from nnlib.testing import hint
+
 SAMPLES = REPO / "samples" / "submitted"
 NOTEBOOKS = {"02_single_layer": "single_layer", "06_mlp": "mlp"}
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -53,7 +55,9 @@ def sample(student: str, assignment: str) -> dict[str, dict[str, str]]:
 
 
 def failures(results: dict[str, dict[str, str]]) -> dict[str, str]:
-    return {gid: r["error"] or r["stderr"] for gid, r in results.items() if r["error"] or r["stderr"]}
+    """Per failed test, its message with the line breaks of hint() (and all runs of spaces) as one space."""
+    return {gid: " ".join((r["error"] or r["stderr"]).split())
+            for gid, r in results.items() if r["error"] or r["stderr"]}
 
 
 def with_answer(tmp_path: Path, assignment: str, grade_id: str, source: str) -> dict:
@@ -173,3 +177,33 @@ def test_the_solution_passes_every_visible_test_silently(tmp_path, assignment):
                   and c.cell_type == "code")
     results = with_answer(tmp_path, assignment, answer.metadata["nbgrader"]["grade_id"], answer.source)
     assert not failures(results), failures(results)
+
+
+def test_hint_wraps_each_line_at_spaces_and_keeps_every_word():
+    message = ("the gradients of W1, b1 do not match central differences (relative errors 3.1e-01, "
+               "4.0e-01); those of W2, b2 do: look at relu_backward\n[[0.5 -0.5]\n [0.  0. ]]")
+    wrapped = hint(message, width=40)
+    assert all(len(line) <= 40 for line in wrapped.splitlines()), wrapped
+    assert wrapped.split() == message.split()
+    assert wrapped.splitlines()[-2:] == ["[[0.5 -0.5]", " [0.  0. ]]"], wrapped
+    with pytest.raises(TypeError, match="message"):
+        hint(3)
+    with pytest.raises(TypeError, match="width"):
+        hint("x", width=0)
+
+
+@pytest.mark.parametrize("assignment", sorted(NOTEBOOKS))
+def test_every_visible_message_line_fits_the_validate_dialog(assignment):
+    """Every line of every failed test's own message (an AssertionError; a student's code raises
+    what it raises) on the samples is at most 76 + 16 characters ("AssertionError: " before the
+    first), as hint() makes them."""
+    students = [p.parts[-3] for p in sorted(SAMPLES.glob(f"*/{assignment}/*.ipynb"))]
+    long = {}
+    for student in students:
+        for gid, r in sample(student, assignment).items():
+            if not r["error"].startswith("AssertionError"):
+                continue
+            lines = [line for line in r["error"].splitlines() if len(line) > 92]
+            if lines:
+                long[f"{student}/{gid}"] = lines
+    assert not long, long
