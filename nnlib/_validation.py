@@ -1,9 +1,9 @@
 """Argument checks shared by nnlib's modules.
 
 A function that receives the wrong thing should say so at the call, in words that name the argument
-("target must hold labels -1 or +1 only"), instead of failing three frames deep inside NumPy or, worse,
-returning a silently wrong number. Every public nnlib function therefore passes its inputs through the
-small helpers below before computing anything:
+("target must hold labels -1 or +1 only"), instead of failing three frames deep inside NumPy or,
+worse, returning a silently wrong number. Every public nnlib function therefore passes its inputs
+through the small helpers below before computing anything:
 
 ======================  ==========================================================================
 :func:`as_float_array`  numbers (or a torch tensor) -> float64 ndarray, ``TypeError`` otherwise
@@ -71,14 +71,15 @@ def as_float_array(x, name: str) -> np.ndarray:
     try:
         arr = np.asarray(x)
     except (TypeError, ValueError) as exc:  # ragged lists and the like
-        raise TypeError(f"{name} must be a numeric array-like, got {type(x).__name__}: {exc}") from None
+        raise TypeError(f"{name} must be a numeric array-like, got {type(x).__name__}: "
+                        f"{exc}") from None
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be numeric (bool, int or float), got dtype {arr.dtype}")
     return arr.astype(np.float64, copy=False)
 
 
 def as_int_array(x, name: str) -> np.ndarray:
-    """Return integer class labels ``x`` as an int64 ndarray, or raise ``TypeError`` naming ``name``.
+    """Return class labels ``x`` as an int64 ndarray, or raise ``TypeError`` naming ``name``.
 
     Floats that are whole numbers (``[0.0, 2.0]``) are accepted and converted, since labels often
     arrive as floats from a data file.

@@ -1,8 +1,8 @@
 """Activation functions g(z) and their derivatives g'(z).
 
-A hidden unit computes a linear score ``z = w·x + b`` and then applies a fixed non-linear function, the
-activation ``A = g(z)``. Without that non-linearity, stacked layers collapse into one linear model.
-The lecture's list:
+A hidden unit computes a linear score ``z = w·x + b`` and then applies a fixed non-linear function,
+the activation ``A = g(z)``. Without that non-linearity, stacked layers collapse into one linear
+model. The lecture's list:
 
 =============  ==================================  ===============================  ============
 name           g(z)                                g'(z)                            range
@@ -35,8 +35,8 @@ Numerical stability. Written naively, ``1 / (1 + np.exp(-z))`` overflows for z =
 Results that are too small to represent (exp(−10000)) are rounded to 0, which is the correct
 float64 answer, so inputs up to |z| = 1e4 (and far beyond) give neither overflow nor a warning.
 
-For the output layer there are :func:`softmax` and :func:`log_softmax`; ``ACTIVATIONS`` maps a name to
-its (function, derivative) pair for layers and plots that choose an activation by name.
+For the output layer there are :func:`softmax` and :func:`log_softmax`; ``ACTIVATIONS`` maps a name
+to its (function, derivative) pair for layers and plots that choose an activation by name.
 """
 
 from __future__ import annotations
@@ -71,10 +71,10 @@ __all__ = [
 def _elementwise(fn):
     """Decorate an activation: always return a float64 ndarray, and accept underflow.
 
-    NumPy ufuncs turn a 0-d input into a NumPy scalar; the wrapper returns an ndarray for every input,
-    as promised. Rounding a tiny result such as exp(−1e4) or tanh(1e−300)² to 0 is the correct float64
-    answer, not an error, so NumPy's underflow check is off inside (overflow and invalid operations
-    still raise when the caller asks for it, and none occurs for |z| ≤ 1e4).
+    NumPy ufuncs turn a 0-d input into a NumPy scalar; the wrapper returns an ndarray for every
+    input, as promised. Rounding a tiny result such as exp(−1e4) or tanh(1e−300)² to 0 is the
+    correct float64 answer, not an error, so NumPy's underflow check is off inside (overflow and
+    invalid operations still raise when the caller asks for it, and none occurs for |z| ≤ 1e4).
     """
 
     @functools.wraps(fn)
@@ -230,7 +230,8 @@ def _prelu_slope(z: np.ndarray, a) -> np.ndarray:
     """Broadcast PReLU's slope like torch: one shared slope, or one per channel (dimension 1)."""
     a = as_float_array(a, "a")
     if a.ndim > 1:
-        raise ValueError(f"a must be a scalar or a 1-D array of per-channel slopes, got shape {a.shape}")
+        raise ValueError("a must be a scalar or a 1-D array of per-channel slopes, "
+                         f"got shape {a.shape}")
     if a.size == 1:
         return a.reshape(())
     if z.ndim < 2 or z.shape[1] != a.size:
@@ -290,8 +291,8 @@ def softplus(z, beta=1.0, threshold=20.0):
     """Softplus (1/β)·log(1 + exp(βz)), a smooth ReLU ("SmoothReLU").
 
     softplus(z) → 0 for z → −∞ and ≈ z for z ≫ 1. Computed as (max(x, 0) + log1p(exp(−|x|)))/β with
-    x = βz, which never overflows. Like PyTorch it returns z itself where βz > ``threshold``; the two
-    differ there by less than exp(−20)/β ≈ 2e−9/β.
+    x = βz, which never overflows. Like PyTorch it returns z itself where βz > ``threshold``; the
+    two differ there by less than exp(−20)/β ≈ 2e−9/β.
 
     Parameters
     ----------
@@ -299,7 +300,8 @@ def softplus(z, beta=1.0, threshold=20.0):
     beta : float, default 1.0
         Sharpness (> 0); the curve tends to ReLU as β → ∞.
     threshold : float, default 20.0
-        Above βz = ``threshold`` the function is the identity, as in ``torch.nn.functional.softplus``.
+        Above βz = ``threshold`` the function is the identity, as in
+        ``torch.nn.functional.softplus``.
 
     Returns
     -------
@@ -316,7 +318,7 @@ def softplus(z, beta=1.0, threshold=20.0):
 
 @_elementwise
 def softplus_grad(z, beta=1.0, threshold=20.0):
-    """softplus'(z) = σ(βz): the derivative of softplus is the sigmoid (exactly 1 above the threshold).
+    """softplus'(z) = σ(βz): the derivative of softplus is the sigmoid (1 above the threshold).
 
     Parameters
     ----------

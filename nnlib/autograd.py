@@ -1,9 +1,9 @@
 """A scalar reverse-mode autograd engine: backpropagation in one page.
 
-Every arithmetic operation on :class:`Value` objects records its inputs (``parents``) and its *local*
-gradients ∂out/∂input (``local_grads``), building a computational graph. ``out.backward()`` then walks
-the graph from the output back to the leaves in reverse topological order and applies the chain rule:
-each node adds ``local_grad × node.grad`` to the ``.grad`` of each of its parents.
+Every arithmetic operation on :class:`Value` objects records its inputs (``parents``) and its
+*local* gradients ∂out/∂input (``local_grads``), building a computational graph. ``out.backward()``
+then walks the graph from the output back to the leaves in reverse topological order and applies the
+chain rule: each node adds ``local_grad × node.grad`` to the ``.grad`` of each of its parents.
 
 Slide Example 1 (q = x + y, f = q·z):
 
@@ -23,16 +23,17 @@ Slide Example 2 (f = (x + y)·max(y, z)):
 
 Design, compared with karpathy/micrograd which inspired it:
 
-* local gradients are stored as numbers when the operation runs, not as closures: a node is six slots
-  (``__slots__``), nothing else, so building a graph is cheap and the graph can be drawn
+* local gradients are stored as numbers when the operation runs, not as closures: a node is six
+  slots (``__slots__``), nothing else, so building a graph is cheap and the graph can be drawn
   (:func:`nnlib.graph.draw_graph`);
-* the topological sort is iterative (an explicit stack), so a graph of a million nodes works, where a
-  recursive sort stops near Python's recursion limit (depth ≈ 1,000);
-* ``sigmoid``, ``log`` and ``max`` (the slides' Example 2) are there, and bad input raises a clear error.
+* the topological sort is iterative (an explicit stack), so a graph of a million nodes works, where
+  a recursive sort stops near Python's recursion limit (depth ≈ 1,000);
+* ``sigmoid``, ``log`` and ``max`` (the slides' Example 2) are there, and bad input raises a clear
+  error.
 
 Gradients follow PyTorch: leaves (nodes not produced by an operation) *accumulate* over repeated
-``backward()`` calls until :meth:`Value.zero_grad`; intermediate nodes hold the gradient of the latest
-pass.
+``backward()`` calls until :meth:`Value.zero_grad`; intermediate nodes hold the gradient of the
+latest pass.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ _EXP_MAX = math.log(1.7976931348623157e308)  # ≈ 709.78: exp of more overflows
 
 
 def _as_float(x, name: str) -> float:
-    """``x`` as a float, or ``TypeError`` naming ``name`` (bool is refused, as in NumPy's ``**``)."""
+    """``x`` as a float, or ``TypeError`` naming ``name`` (bool is refused, like NumPy's ``**``)."""
     if isinstance(x, bool) or not isinstance(x, numbers.Real):
         raise TypeError(f"{name} must be a real number (int or float), got {type(x).__name__}")
     return float(x)

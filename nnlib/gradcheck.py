@@ -61,8 +61,8 @@ def numerical_gradient(f, x, eps=1e-6):
     Parameters
     ----------
     f : callable
-        ``f(x) -> float`` (a 1-element array or tensor also works). It receives a fresh float64 array
-        of the shape of ``x`` on every call, so it may even modify its argument.
+        ``f(x) -> float`` (a 1-element array or tensor also works). It receives a fresh float64
+        array of the shape of ``x`` on every call, so it may even modify its argument.
     x : array_like of any shape
         The point; it is not modified. Integers and float32 are upcast to float64.
     eps : float, default 1e-6
@@ -128,7 +128,8 @@ def relative_error(a, b):
     -------
     float
         In [0, 1]: 0 for equal arrays (zeros included), 1 when the signs differ or one of the two
-        is 0 and the other is not. NaN if either array holds a NaN, so that ``error < tol`` is False.
+        is 0 and the other is not. NaN if either array holds a NaN, so that ``error < tol`` is
+        False.
     """
     err = _relative_errors(a, b)
     return float(np.max(err)) if err.size else 0.0
@@ -250,7 +251,8 @@ def assert_gradient(f, grad, x, tol=1e-6, eps=1e-6):
     >>> assert_gradient(mse, lambda v: (v - t) / v.size, np.zeros(2))
     Traceback (most recent call last):
     ...
-    AssertionError: gradient check failed (tolerance 1e-06): max relative error 3.333e-01 at index (0,): analytic -0.5, numerical -1
+    AssertionError: gradient check failed (tolerance 1e-06): max relative error 3.333e-01 at index
+    (0,): analytic -0.5, numerical -1
     """
     tol = check_number(tol, "tol", positive=True)
     report = gradient_report(f, grad, x, eps)
@@ -273,9 +275,9 @@ def check_torch_gradient(module_or_fn, x, eps=1e-6, seed=0):
     Parameters
     ----------
     module_or_fn : torch.nn.Module or callable
-        Maps a tensor of the shape of ``x`` to a tensor. A module is checked on a float64 copy, so the
-        caller's module is left as it is; a plain function must itself work in float64. Modules with
-        randomness (dropout) must be in ``eval()`` mode for the check to make sense.
+        Maps a tensor of the shape of ``x`` to a tensor. A module is checked on a float64 copy, so
+        the caller's module is left as it is; a plain function must itself work in float64. Modules
+        with randomness (dropout) must be in ``eval()`` mode for the check to make sense.
     x : array_like or torch.Tensor of any shape
         The input at which the gradient with respect to the input is checked; not modified.
     eps : float, default 1e-6

@@ -1,11 +1,11 @@
 """Draw the computational graph of a :class:`~nnlib.autograd.Value` with matplotlib.
 
 Values are rounded boxes showing the node's ``label``, its forward value and (after ``backward()``)
-its gradient; each operation is a small circle between its inputs and its result. The layout is layered
-from left to right, as on the slides' Examples 1 and 2: a node's column is the length of the longest
-path to it from an input, inputs sit just left of their first use, and the rows of a column follow the
-mean row of the nodes feeding them (which keeps crossings few). Only matplotlib is needed; there is no
-system graphviz.
+its gradient; each operation is a small circle between its inputs and its result. The layout is
+layered from left to right, as on the slides' Examples 1 and 2: a node's column is the length of the
+longest path to it from an input, inputs sit just left of their first use, and the rows of a column
+follow the mean row of the nodes feeding them (which keeps crossings few). Only matplotlib is
+needed; there is no system graphviz.
 
 >>> from nnlib.autograd import Value
 >>> x, y, z = Value(4.0, "x"), Value(-3.0, "y"), Value(5.0, "z")

@@ -2,8 +2,8 @@
 
 Each ``*_forward`` returns ``(out, cache)``; the matching ``*_backward`` takes the upstream gradient
 ``dout`` = ∂L/∂out and that cache, and returns the gradients with respect to the layer's inputs and
-parameters. Shapes: ``x`` (n_samples, n_in), ``W`` (n_in, n_out), ``b`` (n_out,), as in the lecture's
-Z = X W + b (``torch.nn.functional.linear`` stores the transpose of W).
+parameters. Shapes: ``x`` (n_samples, n_in), ``W`` (n_in, n_out), ``b`` (n_out,), as in the
+lecture's Z = X W + b (``torch.nn.functional.linear`` stores the transpose of W).
 
 Convention for batches: the loss is a *mean* over the batch, and only the loss divides by the batch
 size. Every other layer passes gradients through unscaled; dividing in one layer as well is the
@@ -37,7 +37,8 @@ __all__ = [
 def _check_dout(dout, shape) -> np.ndarray:
     dout = as_float_array(dout, "dout")
     if dout.shape != shape:
-        raise ValueError(f"dout must have the shape of the layer's output {shape}, got {dout.shape}")
+        raise ValueError(f"dout must have the shape of the layer's output {shape}, "
+                         f"got {dout.shape}")
     return dout
 
 

@@ -16,8 +16,8 @@ loss                     L(z, y)                  used by               dL/dz
 The table's fourth column, cross-entropy −(y log z + (1 − y) log(1 − z)) with y ∈ {0, 1} and a
 probability z, is :func:`binary_cross_entropy`.
 
-**The PyTorch losses of the slides**, with ``torch.nn.functional``'s names, argument order, keywords,
-defaults and results on NumPy arrays:
+**The PyTorch losses of the slides**, with ``torch.nn.functional``'s names, argument order,
+keywords, defaults and results on NumPy arrays:
 
 * regression: :func:`mse_loss` (x − y)², :func:`l1_loss` |x − y| (more robust to outliers);
 * classification: :func:`cross_entropy` on raw scores (logits) = :func:`nll_loss` on
@@ -29,21 +29,22 @@ defaults and results on NumPy arrays:
 ``'none'`` (return them all). With class weights, ``'mean'`` is a *weighted* mean: it divides by the
 summed weights of the samples' target classes, not by the number of samples.
 
-Every loss ``<name>`` has a partner ``<name>_grad`` with the same arguments that returns the derivative
-of the (reduced) loss with respect to ``input``, shaped like ``input``; for ``reduction='none'`` it is
-the derivative of the sum of the elementwise losses (what ``loss.sum().backward()`` gives in PyTorch).
-These are what a NumPy network backpropagates. The most important one: the gradient of
-``cross_entropy`` with respect to the logits is softmax(z) − onehot(y).
+Every loss ``<name>`` has a partner ``<name>_grad`` with the same arguments that returns the
+derivative of the (reduced) loss with respect to ``input``, shaped like ``input``; for
+``reduction='none'`` it is the derivative of the sum of the elementwise losses (what
+``loss.sum().backward()`` gives in PyTorch). These are what a NumPy network backpropagates. The
+most important one: the gradient of ``cross_entropy`` with respect to the logits is
+softmax(z) − onehot(y).
 
-Numerical stability: ``cross_entropy`` uses log-softmax (the log-sum-exp trick) and ``logistic_loss``
-uses a stable softplus, so scores of 1e3 or 1e4 give finite, exact losses; ``binary_cross_entropy``
-clamps each log at −100, as PyTorch does.
+Numerical stability: ``cross_entropy`` uses log-softmax (the log-sum-exp trick) and
+``logistic_loss`` uses a stable softplus, so scores of 1e3 or 1e4 give finite, exact losses;
+``binary_cross_entropy`` clamps each log at −100, as PyTorch does.
 
-Where PyTorch silently accepts input that makes no sense, these functions raise ``ValueError`` and say
-why: hinge-embedding and margin-ranking targets that are not ±1 (the slides feed random normals to
-``HingeEmbeddingLoss`` and ``KLDivLoss``), probabilities outside [0, 1], log-probabilities above 0 for
-:func:`kl_div`, class indices out of range, and shape mismatches (PyTorch broadcasts an (N, 1) input
-against an (N,) target into an (N, N) matrix with only a warning).
+Where PyTorch silently accepts input that makes no sense, these functions raise ``ValueError`` and
+say why: hinge-embedding and margin-ranking targets that are not ±1 (the slides feed random normals
+to ``HingeEmbeddingLoss`` and ``KLDivLoss``), probabilities outside [0, 1], log-probabilities above
+0 for :func:`kl_div`, class indices out of range, and shape mismatches (PyTorch broadcasts an (N, 1)
+input against an (N,) target into an (N, N) matrix with only a warning).
 """
 
 from __future__ import annotations
@@ -286,7 +287,7 @@ def mse_loss_grad(input, target, reduction="mean"):
 
 
 def l1_loss(input, target, reduction="mean"):
-    """Mean absolute error |input − target|, as ``torch.nn.functional.l1_loss`` (robust to outliers).
+    """Mean absolute error |input − target| as ``torch.nn.functional.l1_loss``; robust to outliers.
 
     Parameters
     ----------
@@ -342,7 +343,8 @@ def _class_layout(input, target, weight, ignore_index, *, probabilities_ok: bool
     """
     x = as_float_array(input, "input")
     if x.ndim == 0:
-        raise ValueError("input must have a class dimension: shape (C,) or (N, C, ...), got a scalar")
+        raise ValueError("input must have a class dimension: shape (C,) or (N, C, ...), "
+                         "got a scalar")
     if isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, np.integer)):
         raise TypeError(f"ignore_index must be an integer, got {type(ignore_index).__name__}")
     batched = x.ndim > 1
@@ -364,7 +366,8 @@ def _class_layout(input, target, weight, ignore_index, *, probabilities_ok: bool
     try:
         t_raw = np.asarray(target.detach().cpu().numpy() if hasattr(target, "detach") else target)
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"target must be an array of class indices or probabilities: {exc}") from None
+        raise TypeError("target must be an array of class indices or probabilities: "
+                        f"{exc}") from None
     if probabilities_ok and t_raw.dtype.kind == "f" and t_raw.shape == x.shape:
         if ignore_index != -100:  # as torch: nothing to ignore in a probability target
             raise ValueError(f"ignore_index={ignore_index} needs class-index targets; target holds "
@@ -372,7 +375,8 @@ def _class_layout(input, target, weight, ignore_index, *, probabilities_ok: bool
         t = _probabilities(t_raw, "target")
         tb = t if batched else t[None, :]
         t_flat = np.moveaxis(tb, 1, -1).reshape(-1, n_classes)
-        return flat, t_flat, w, np.zeros(len(flat), bool), n_classes, (batched, xb.shape, rest_shape)
+        return (flat, t_flat, w, np.zeros(len(flat), bool), n_classes,
+                (batched, xb.shape, rest_shape))
 
     if probabilities_ok and t_raw.dtype.kind == "f" and not np.all(t_raw == np.round(t_raw)):
         raise ValueError(f"target must be class indices (integers) or class probabilities of the "
@@ -477,7 +481,7 @@ def _ce_parts(input, target, weight, ignore_index, label_smoothing):
 
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",
                   label_smoothing=0.0):
-    """Cross-entropy of softmax(input) against the targets, as ``torch.nn.functional.cross_entropy``.
+    """Cross-entropy of softmax(input) against the targets as ``torch.nn.functional.cross_entropy``.
 
     It takes raw scores (logits) and applies :func:`~nnlib.activations.log_softmax` itself (the
     log-sum-exp trick keeps logits of 1e3 and more finite), then :func:`nll_loss`. This is the
@@ -529,8 +533,8 @@ def cross_entropy_grad(input, target, weight=None, ignore_index=-100, reduction=
     """Gradient of :func:`cross_entropy` with respect to the logits ``input``.
 
     For a class-index target y and no weights it is the famous softmax(z) − onehot(y): the predicted
-    probabilities minus the true ones. In general, with q the (smoothed) target distribution and w the
-    class weights, row by row it is (Σ_c w_c q_c)·softmax(z) − w·q.
+    probabilities minus the true ones. In general, with q the (smoothed) target distribution and w
+    the class weights, row by row it is (Σ_c w_c q_c)·softmax(z) − w·q.
 
     Parameters
     ----------

@@ -11,6 +11,8 @@ and dropout on the hidden layers (``dropout``). Biases are not penalised.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from . import layers
@@ -72,7 +74,8 @@ class MLP:
         sizes = list(layer_sizes) if isinstance(layer_sizes, (list, tuple, np.ndarray)) else []
         if len(sizes) < 2 or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool)
                                      and s > 0 for s in sizes):
-            raise ValueError(f"layer_sizes must be at least two positive integers, got {layer_sizes}")
+            raise ValueError("layer_sizes must be at least two positive integers, "
+                             f"got {layer_sizes}")
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
         if output not in ("softmax", "linear"):
@@ -90,7 +93,8 @@ class MLP:
         self.class_weight = None
         if class_weight is not None:
             if output != "softmax":
-                raise ValueError("class_weight needs output='softmax' (it weighs the cross-entropy)")
+                raise ValueError("class_weight needs output='softmax' "
+                                 "(it weighs the cross-entropy)")
             w = as_float_array(class_weight, "class_weight")
             if w.shape != (self.layer_sizes[-1],):
                 raise ValueError(f"class_weight must have one entry per class, shape "
@@ -101,7 +105,7 @@ class MLP:
             self.class_weight = w
         self.rng = np.random.default_rng(seed)
         self.params = {}
-        for i, (n_in, n_out) in enumerate(zip(self.layer_sizes[:-1], self.layer_sizes[1:]), 1):
+        for i, (n_in, n_out) in enumerate(itertools.pairwise(self.layer_sizes), 1):
             if activation in RELU_LIKE:  # He (Kaiming) normal: Var W = 2 / n_in
                 std = np.sqrt(2.0 / n_in)
             else:  # Glorot (Xavier) normal: Var W = 2 / (n_in + n_out)

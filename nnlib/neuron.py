@@ -4,8 +4,8 @@ The membrane potential V (mV) leaks towards rest and integrates the input curren
 
     τ_m dV/dt = −(V − V_rest) + R_m I
 
-When V reaches the threshold V_th the neuron fires a spike, V is reset to V_reset and stays there for
-a refractory time t_ref. Units: times in ms, potentials in mV, currents in nA, resistance in MΩ
+When V reaches the threshold V_th the neuron fires a spike, V is reset to V_reset and stays there
+for a refractory time t_ref. Units: times in ms, potentials in mV, currents in nA, resistance in MΩ
 (so that R_m I is in mV: 1 MΩ × 1 nA = 1 mV), rates in Hz.
 
 For a constant current the firing rate has a closed form (:func:`lif_rate`): zero below the

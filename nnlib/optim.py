@@ -1,8 +1,8 @@
 """Optimisers: the update θ ← θ − ρ ∇R(θ) of the lecture, and two refinements.
 
 :class:`SGD` is plain gradient descent with an optional momentum; :class:`Adam` adapts the step of
-every parameter ("slow (or adaptive) learning" on the slides). Both update a dict of parameter arrays
-in place from a dict of gradients with the same keys.
+every parameter ("slow (or adaptive) learning" on the slides). Both update a dict of parameter
+arrays in place from a dict of gradients with the same keys.
 """
 
 from __future__ import annotations

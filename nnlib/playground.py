@@ -120,7 +120,7 @@ class PlaygroundSettings:
 
     @property
     def layer_sizes(self) -> list[int]:
-        """``[2, units, ..., units, 2]``: two inputs, ``hidden_layers`` hidden layers, two classes."""
+        """``[2, units, ..., units, 2]``: 2 inputs, ``hidden_layers`` hidden layers, 2 classes."""
         return [2] + [self.units] * self.hidden_layers + [2]
 
 

@@ -290,9 +290,9 @@ class Tracker:
 
         body = [[cell(row.get(c)) for c in columns] for row in rows]
         widths = [max(len(c), *(len(r[i]) for r in body)) for i, c in enumerate(columns)]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)),
+        lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)),
                  "  ".join("-" * w for w in widths)]
-        lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in body]
+        lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in body]
         return "\n".join(line.rstrip() for line in lines)
 
     def plot(self, metric, ax=None):
@@ -312,7 +312,7 @@ class Tracker:
 
             _, ax = plt.subplots(figsize=(5, 3.5))
         for r in curves:
-            steps, values = zip(*r.metrics[metric])
+            steps, values = zip(*r.metrics[metric], strict=True)
             done = r.status == "finished"
             ax.plot(steps, values, ls="-" if done else "--",
                     label=r.name + ("" if done else f" ({r.status})"))

@@ -27,7 +27,8 @@ class History:
     loss : list of float
         Training loss, the mean over the epoch's mini-batches (with dropout, as trained).
     val_loss : list of float
-        Loss on the validation data after the epoch, without dropout (empty without validation data).
+        Loss on the validation data after the epoch, without dropout (empty without validation
+        data).
     accuracy : list of float
         Training accuracy after the epoch (classifiers only; empty for ``output="linear"``).
     val_accuracy : list of float
@@ -85,7 +86,8 @@ def fit(model, X, y, *, epochs, batch_size=32, lr=None, optimizer="sgd", momentu
     seed : int, default 0
         Seeds the shuffling.
     callback : callable, optional
-        ``callback(epoch, history)`` after each epoch, e.g. to redraw a plot; return ``False`` to stop.
+        ``callback(epoch, history)`` after each epoch, e.g. to redraw a plot; return ``False`` to
+        stop.
 
     Returns
     -------
@@ -117,7 +119,8 @@ def fit(model, X, y, *, epochs, batch_size=32, lr=None, optimizer="sgd", momentu
     elif hasattr(optimizer, "step"):
         opt = optimizer
     else:
-        raise ValueError(f"optimizer must be 'sgd', 'adam' or an object with step(), got {optimizer!r}")
+        raise ValueError("optimizer must be 'sgd', 'adam' or an object with step(), "
+                         f"got {optimizer!r}")
     classify = getattr(model, "output", "softmax") == "softmax"
     rng = np.random.default_rng(seed)
     history = History()
@@ -145,8 +148,8 @@ def fit(model, X, y, *, epochs, batch_size=32, lr=None, optimizer="sgd", momentu
             if classify:
                 history.val_accuracy.append(accuracy(model, X_val, y_val))
         if bar is not None:
-            bar.set_postfix(loss=f"{history.loss[-1]:.4f}",
-                            **({"val_loss": f"{history.val_loss[-1]:.4f}"} if history.val_loss else {}))
+            val = {"val_loss": f"{history.val_loss[-1]:.4f}"} if history.val_loss else {}
+            bar.set_postfix(loss=f"{history.loss[-1]:.4f}", **val)
         if callback is not None and callback(epoch, history) is False:
             break
     if bar is not None:
@@ -202,7 +205,8 @@ class EarlyStopping:
             raise TypeError(f"score must be callable (model -> float) or None, got "
                             f"{type(score).__name__}")
         if patience is not None and (isinstance(patience, bool)
-                                     or not isinstance(patience, (int, np.integer)) or patience < 1):
+                                     or not isinstance(patience, (int, np.integer))
+                                     or patience < 1):
             raise ValueError(f"patience must be a positive integer or None, got {patience!r}")
         if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float, np.number)) \
                 or not np.isfinite(min_delta) or min_delta < 0:
@@ -236,12 +240,13 @@ class EarlyStopping:
         return True
 
     def restore(self):
-        """Copy the best epoch's parameters back into ``model.params`` (in place) and return the model.
+        """Copy the best epoch's parameters back into ``model.params`` in place; return the model.
 
         In place, so an optimiser that holds the parameter arrays keeps updating the model's own.
         """
         if self.best_epoch == 0:
-            raise RuntimeError("no epoch has been scored yet: pass this object to fit(callback=...)")
+            raise RuntimeError("no epoch has been scored yet: "
+                               "pass this object to fit(callback=...)")
         for k, v in self.best_params.items():
             self.model.params[k][...] = v
         return self.model
