@@ -78,7 +78,8 @@ def add_to_gradebook(settings: dict, rows: list[dict]) -> None:
             " last_name=r['last_name'], email=r['email'] or None)\n")
     db = "sqlite:///" + os.path.join(settings["course_dir"], "gradebook.db")
     subprocess.run(["runuser", "-u", settings["grader_user"], "--",
-                    "env", f"PATH={settings['venv']}/bin:/usr/bin:/bin", os.path.join(settings["venv"], "bin", "python"), "-c", code, db],
+                    "env", f"PATH={settings['venv']}/bin:/usr/bin:/bin",
+                    os.path.join(settings["venv"], "bin", "python"), "-c", code, db],
                    input=json.dumps(rows), text=True, check=True, cwd=settings["course_dir"])
 
 
@@ -87,7 +88,8 @@ def main(argv=None) -> int:
     ap.add_argument("--roster", type=Path, help="CSV with id,first_name,last_name,email")
     ap.add_argument("--instructors", default="", help="comma-separated user names")
     ap.add_argument("--settings", type=Path,
-                    default=Path(os.environ.get("ANN_HUB_SETTINGS", "/opt/ann-course/etc/hub.json")))
+                    default=Path(os.environ.get("ANN_HUB_SETTINGS",
+                                                "/opt/ann-course/etc/hub.json")))
     ap.add_argument("--no-gradebook", action="store_true", help="create the Unix users only")
     args = ap.parse_args(argv)
     if os.geteuid() != 0:

@@ -10,14 +10,14 @@ Environment (all optional):
 
 - ``ANN_HUB_IP`` / ``ANN_HUB_PORT``: where the proxy listens (127.0.0.1:8000). For a class, put the
   hub behind HTTPS (a TLS-terminating reverse proxy, or ``c.JupyterHub.ssl_cert``/``ssl_key``).
-- ``ANN_HUB_API_PORT``, ``ANN_HUB_INTERNAL_PORT``, ``ANN_HUB_FORMGRADER_PORT``: loopback ports of the
-  proxy's API (8001), the hub itself (8081) and the formgrader service (9999).
+- ``ANN_HUB_API_PORT``, ``ANN_HUB_INTERNAL_PORT``, ``ANN_HUB_FORMGRADER_PORT``: loopback ports of
+  the proxy's API (8001), the hub itself (8081) and the formgrader service (9999).
 - ``ANN_HUB_PROXY``: the configurable-http-proxy to start. By default the checkout's own,
   ``node_modules/.bin/configurable-http-proxy`` (``make hub`` installs it there with ``npm ci`` from
   package-lock.json); one on ``PATH`` only when the checkout has none.
 - ``ANN_HUB_TEST_MODE=1`` together with ``ANN_HUB_TEST_PASSWORD``: tests and local trials only, log
-  in with one shared password instead of the Unix password (JupyterHub's SharedPasswordAuthenticator).
-  Without both, users log in with their Unix password through PAM.
+  in with one shared password instead of the Unix password (JupyterHub's
+  SharedPasswordAuthenticator). Without both, users log in with their Unix password through PAM.
 """
 
 import grp
@@ -71,7 +71,8 @@ ip = os.environ.get("ANN_HUB_IP", "127.0.0.1")
 c.JupyterHub.bind_url = f"http://{ip}:{int(os.environ.get('ANN_HUB_PORT', '8000'))}"
 c.JupyterHub.hub_ip = "127.0.0.1"
 c.JupyterHub.hub_port = int(os.environ.get("ANN_HUB_INTERNAL_PORT", "8081"))
-c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{int(os.environ.get('ANN_HUB_API_PORT', '8001'))}"
+c.ConfigurableHTTPProxy.api_url = (
+    f"http://127.0.0.1:{int(os.environ.get('ANN_HUB_API_PORT', '8001'))}")
 c.ConfigurableHTTPProxy.should_start = True  # the real configurable-http-proxy, started by the hub
 c.ConfigurableHTTPProxy.command = [proxy_command()]
 c.JupyterHub.db_url = "sqlite:///" + os.path.join(S["state_dir"], "jupyterhub.sqlite")

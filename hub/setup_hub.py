@@ -87,7 +87,8 @@ ROLES = {
 
 SINGLEUSER = """#!/bin/sh
 # Started by the course's JupyterHub for every user (and for the shared formgrader), as that user.
-# ANN_UMASK: 0077 for students (private files), 0007 for the instructors' group-shared course folder.
+# ANN_UMASK: 0077 for students (private files), 0007 for the instructors' group-shared
+# course folder.
 umask "${{ANN_UMASK:-0077}}"
 # First start: the user gets their own, writable copy of the lectures.
 if [ -n "$ANN_LECTURES" ] && [ -d "$ANN_LECTURES" ] && [ ! -e "$HOME/lectures" ]; then
@@ -135,8 +136,8 @@ def readable_by_all(path: Path) -> bool:
 def make_venv(python: str, venv: Path, site_packages: Path | None, shared: bool = True) -> None:
     """``shared``: other users will run it, so check that they can (not for --files-only)."""
     if shared and not readable_by_all(Path(python)):
-        raise SystemExit(f"--python {python} cannot be run by other users (it lives in an unreadable "
-                         "folder such as root's home); use Debian's /usr/bin/python3.11")
+        raise SystemExit(f"--python {python} cannot be run by other users (it lives in an "
+                         "unreadable folder such as root's home); use Debian's /usr/bin/python3.11")
     if not (venv / "bin" / "python").exists():
         run([python, "-m", "venv", *(["--without-pip"] if site_packages else []), venv])
     if site_packages is None:
@@ -148,8 +149,9 @@ def make_venv(python: str, venv: Path, site_packages: Path | None, shared: bool 
     if shared and not readable_by_all(site_packages):
         raise SystemExit(f"--site-packages {site_packages} is not readable by other users")
     pyver = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    own = next((venv / "lib").glob("python3*/site-packages"), venv / "lib" / pyver / "site-packages")
-    # An import line in a .pth file runs at start-up: addsitedir also reads that folder's .pth files.
+    own = next((venv / "lib").glob("python3*/site-packages"),
+               venv / "lib" / pyver / "site-packages")
+    # An import line in a .pth file runs at start-up: addsitedir also reads the folder's .pth files.
     (own / "_ann_course_shared.pth").write_text(
         f"import site; site.addsitedir({str(site_packages)!r})\n")
     # Jupyter's data (templates, JupyterLab extensions) and the files that enable server extensions
@@ -178,10 +180,11 @@ def write_role_configs(etc: Path) -> None:
         server = {"ServerApp": {"jpserver_extensions": {
             NBG + ext: on for ext, on in spec["server"].items()}}}
         (d / "jupyter_server_config.json").write_text(json.dumps(server, indent=2) + "\n")
-        page = {"disabledExtensions": {f"@jupyter/nbgrader:{x}": True for x in spec["lab_disabled"]}}
+        page = {"disabledExtensions": {f"@jupyter/nbgrader:{x}": True
+                                       for x in spec["lab_disabled"]}}
         (d / "labconfig" / "page_config.json").write_text(json.dumps(page, indent=2) + "\n")
         if role in ("instructor", "grader"):
-            # Files nbgrader writes into the course folder stay group-writable for the other graders.
+            # Files nbgrader writes into the course folder stay group-writable for other graders.
             (d / "nbgrader_config.py").write_text(
                 "c = get_config()  # noqa: F821\nc.CourseDirectory.groupshared = True\n")
 
@@ -190,7 +193,8 @@ def write_global_nbgrader_config(venv: Path, exchange: Path) -> None:
     d = venv / "etc" / "jupyter"
     d.mkdir(parents=True, exist_ok=True)
     (d / "nbgrader_config.py").write_text(
-        '"""System-wide nbgrader config of the course environment (written by hub/setup_hub.py)."""\n'
+        '"""System-wide nbgrader config of the course environment '
+        '(written by hub/setup_hub.py)."""\n'
         "c = get_config()  # noqa: F821\n"
         f"c.CourseDirectory.course_id = {COURSE_ID!r}\n"
         f"c.Exchange.root = {str(exchange)!r}\n"
@@ -278,7 +282,7 @@ def copy_course(dest: Path, src: Path | None = None) -> list[str]:
 
 def secure_course_dir(course: Path, uid: int, gid: int) -> None:
     """Owner: the grader account; group: instructors; dirs 2770, files 0660 (executables 0770)."""
-    for root, dirs, files in os.walk(course):
+    for root, _dirs, files in os.walk(course):
         os.chown(root, uid, gid)
         os.chmod(root, 0o2770)
         for f in files:
@@ -303,10 +307,12 @@ def main(argv=None) -> int:
     ap.add_argument("--students-group", default=f"nbgrader-{COURSE_ID}")
     ap.add_argument("--grader-user", default=f"grader-{COURSE_ID}")
     ap.add_argument("--files-only", action="store_true",
-                    help="only the environment, configs, launcher and lectures under --prefix (a "
-                         "container image, see deploy/): no users, groups, exchange or course folder")
+                    help="only the environment, configs, launcher and lectures under --prefix "
+                         "(a container image, see deploy/): no users, groups, exchange or "
+                         "course folder")
     ap.add_argument("--site-packages", type=Path, default=None,
-                    help="tests/development only: reuse this environment's packages, install nothing")
+                    help="tests/development only: reuse this environment's packages, "
+                         "install nothing")
     args = ap.parse_args(argv)
     if os.geteuid() != 0 and not args.files_only:
         raise SystemExit("hub/setup_hub.py creates users, groups and folders: run it as root")
