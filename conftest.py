@@ -50,11 +50,12 @@ def _rank(nodeid: str) -> int:
     return len(LONGEST_FIRST)
 
 
-# `make test-fast`, for the edit-run loop: the library, the repository's hygiene and the grader's unit
-# tests, in well under a minute; nothing here starts a kernel, a server or a grading run.
+# `make test-fast`, for the edit-run loop: the library, the repository's hygiene and the grader's
+# unit tests, in well under a minute; nothing here starts a kernel, a server or a grading run.
 FAST = ("tests/nnlib/", "tests/test_notebook_hygiene.py", "tests/test_environment.py",
         "tests/test_lint.py", "tests/test_samples_current.py", "tests/test_samples_readme.py",
-        "tests/test_start_page.py", "tests/grading/test_report.py", "tests/grading/test_probes_spec.py",
+        "tests/test_start_page.py", "tests/grading/test_report.py",
+        "tests/grading/test_probes_spec.py",
         "tests/grading/test_probes_describe.py", "tests/grading/test_integrity.py",
         "tests/grading/test_late.py", "tests/grading/test_patches.py")
 

@@ -1,8 +1,8 @@
 """nbgrader configuration for the Artificial Neural Networks course.
 
-nbgrader only auto-loads a file called ``nbgrader_config.py``; ours is a one-line loader of this file,
-so that the CLI (``nbgrader ...``) and JupyterLab's formgrader, both started from the repository root,
-see the same settings.
+nbgrader only auto-loads a file called ``nbgrader_config.py``; ours is a one-line loader of this
+file, so that the CLI (``nbgrader ...``) and JupyterLab's formgrader, both started from the
+repository root, see the same settings.
 
 Layout (relative to the repository root, which is the course root):
 
@@ -61,10 +61,11 @@ c.PerDayLatePenalty.grace_minutes = 15
 c.PerDayLatePenalty.fraction_per_day = 0.10
 c.PerDayLatePenalty.zero_after_days = 7
 
-# Similar submissions (python -m grader similarity, run at the end of make grade; grader/similarity.py):
-# a pair of an assignment's submissions is flagged for a person to look at when this share of either
-# student's own code (the release's code and code many students share left out) is found in the
-# other's, and they share at least min_overlap characters of normalised code. Nothing is deducted.
+# Similar submissions (python -m grader similarity, run at the end of make grade;
+# grader/similarity.py): a pair of an assignment's submissions is flagged for a person to look at
+# when this share of either student's own code (the release's code and code many students share left
+# out) is found in the other's, and they share at least min_overlap characters of normalised code.
+# Nothing is deducted.
 c.Similarity.threshold = 0.6
 c.Similarity.min_overlap = 120
 
@@ -80,11 +81,13 @@ c.GenerateFeedback.preprocessors = [
 # Students validate with the same kernel and timeout.
 c.Validate.ignore_checksums = False
 
-# The exchange that nbgrader's "Assignment List" (student) and release/collect (instructor) use. It lives
-# inside the course folder so that a single-machine course works without a system-wide directory.
+# The exchange that nbgrader's "Assignment List" (student) and release/collect (instructor) use. It
+# lives inside the course folder so that a single-machine course works without a system-wide
+# directory.
 c.Exchange.root = os.path.join(COURSE_ROOT, "exchange")
-# A fresh clone has no exchange (it is not in git); nbgrader's Assignment List refuses to start without
-# one, so it is created here, world-writable with the sticky bit as nbgrader's own set-up asks.
+# A fresh clone has no exchange (it is not in git); nbgrader's Assignment List refuses to start
+# without one, so it is created here, world-writable with the sticky bit, as nbgrader's own
+# set-up asks.
 if not os.path.isdir(c.Exchange.root):
     try:
         os.makedirs(c.Exchange.root, exist_ok=True)
@@ -92,13 +95,14 @@ if not os.path.isdir(c.Exchange.root):
     except OSError:  # a read-only checkout: nbgrader reports the missing exchange itself
         pass
 c.Exchange.path_includes_course = True
-# Collecting takes each student's latest submission: plain nbgrader keeps the copy an earlier collect
-# made ("Submission already exists, use --update") and would grade a student who resubmitted after
-# an instructor's mid-way look on the older work. The formgrader's Collect button already updates.
+# Collecting takes each student's latest submission: plain nbgrader keeps the copy an earlier
+# collect made ("Submission already exists, use --update") and would grade a student who resubmitted
+# after an instructor's mid-way look on the older work. The formgrader's Collect button updates
+# already.
 c.ExchangeCollect.update = True
 
-# Validate (JupyterLab's button and `nbgrader validate`) prints each line of a failed test cell's code
-# and error cut at Validator.width characters, 90 by default: the tests' hints, one line of up to a
-# few hundred characters, ended mid-sentence. Lines up to this width are shown whole (it is also the
-# length of the "=" line `nbgrader validate` prints between failed cells).
+# Validate (JupyterLab's button and `nbgrader validate`) prints each line of a failed test cell's
+# code and error cut at Validator.width characters, 90 by default: the tests' hints, one line of up
+# to a few hundred characters, ended mid-sentence. Lines up to this width are shown whole (it is
+# also the length of the "=" line `nbgrader validate` prints between failed cells).
 c.Validator.width = 1000

@@ -1,4 +1,4 @@
-"""nbgrader auto-loads only this file name: it loads ``grader_config.py``, the course's real config."""
+"""nbgrader auto-loads only this file name; it loads ``grader_config.py``, the real config."""
 
 import os
 

@@ -4,7 +4,8 @@ Both engines run the *same* Python expression code (only ``+``, ``*``, ``relu`` 
 which both support), so the graphs have the same nodes:
 
 * a small MLP (4-16-16-1, ReLU, hinge loss) on a batch of 32 samples, forward + backward;
-* a chain ``out = out * c`` of depth 900 (micrograd's recursive sort still copes), forward + backward;
+* a chain ``out = out * c`` of depth 900 (micrograd's recursive sort still copes),
+  forward + backward;
 * chains of depth 1,000 and 1,000,000 (100,000 with ``--quick``): micrograd's recursive topological
   sort raises ``RecursionError`` (Python's default recursion limit is 1,000); nnlib's iterative one
   completes.
@@ -50,10 +51,12 @@ def make_mlp_step(Value, n_in=4, hidden=16, batch=32, seed=0):
         for p in params:
             p.grad = 0.0
         loss = Value(0.0)
-        for x, y in zip(X, Y):
-            h = [sum((w * xi for w, xi in zip(row, x)), b).relu() for row, b in zip(W1, b1)]
-            h = [sum((w * hi for w, hi in zip(row, h)), b).relu() for row, b in zip(W2, b2)]
-            out = sum((w * hi for w, hi in zip(w3, h)), Value(0.0))
+        for x, y in zip(X, Y, strict=True):
+            h = [sum((w * xi for w, xi in zip(row, x, strict=True)), b).relu()
+                 for row, b in zip(W1, b1, strict=True)]
+            h = [sum((w * hi for w, hi in zip(row, h, strict=True)), b).relu()
+                 for row, b in zip(W2, b2, strict=True)]
+            out = sum((w * hi for w, hi in zip(w3, h, strict=True)), Value(0.0))
             loss = loss + (1.0 + out * (-y)).relu()  # hinge loss max(0, 1 - y·out)
         loss = loss * (1.0 / batch)
         loss.backward()
@@ -63,7 +66,7 @@ def make_mlp_step(Value, n_in=4, hidden=16, batch=32, seed=0):
 
 
 def make_chain(Value, depth):
-    """A closure that builds out = x · c^depth as a chain of ``depth`` multiplications, then backward."""
+    """A closure that builds out = x · c^depth as ``depth`` multiplications, then runs backward."""
 
     def step():
         x, c = Value(1.0), Value(1.0 + 1e-7)
@@ -79,7 +82,7 @@ def make_chain(Value, depth):
 def best_times(steps, repeat):
     """Best wall time of ``repeat`` calls of each step, the steps taking turns.
 
-    Garbage is collected before each call; a step that raises ``RecursionError`` is reported as such.
+    Garbage is collected before each call; a step raising ``RecursionError`` is reported as such.
     """
     best = {name: float("inf") for name in steps}
     results = {}

@@ -38,7 +38,8 @@ REPO = Path(__file__).resolve().parents[1]
 PYTHON = os.path.abspath(sys.executable)
 FIXTURE = REPO / "tests" / "grading" / "fixtures" / "course"
 ANSWERS = [
-    {"add": "def add(a, b):\n    return a + b", "square": "def square(x):\n    return np.asarray(x) ** 2",
+    {"add": "def add(a, b):\n    return a + b",
+     "square": "def square(x):\n    return np.asarray(x) ** 2",
      "mean": "def mean(x):\n    return float(np.sum(x)) / len(x)"},
     {"add": "def add(a, b):\n    return a + b", "square": "def square(x):\n    return x",
      "mean": "def mean(x):\n    return float(np.mean(x))"},
@@ -88,7 +89,8 @@ def make_real_course(root: Path, n: int, assignment: str) -> None:
     if not samples:
         raise SystemExit(f"no bundled samples for {assignment}")
     for i in range(n):
-        shutil.copytree(samples[i % len(samples)], root / "submitted" / f"student{i:03d}" / assignment)
+        shutil.copytree(samples[i % len(samples)],
+                        root / "submitted" / f"student{i:03d}" / assignment)
 
 
 def plain(root: Path, assignment: str = "quiz") -> tuple[float, float, dict]:
@@ -141,7 +143,7 @@ def floor(root: Path) -> float:
 
 
 class Cluster:
-    """A Dask scheduler and ``n`` one-thread workers on 127.0.0.1, for the length of a with block."""
+    """A Dask scheduler and ``n`` one-thread workers on 127.0.0.1 for the length of a with block."""
 
     def __init__(self, n: int = 2):
         self.n, self.procs = n, []
@@ -158,7 +160,7 @@ class Cluster:
         self.procs.append(subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port",
                                             str(port), "--no-dashboard"], env=e,
                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        for i in range(self.n):
+        for _ in range(self.n):
             self.procs.append(subprocess.Popen([dask, "worker", self.address, "--nthreads", "1",
                                                 "--no-dashboard", "--host",
                                                 "127.0.0.1"], env=e, stdout=subprocess.DEVNULL,
@@ -185,7 +187,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=50)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--assignment", default="quiz",
-                        help="quiz (the fixture) or a real assignment, graded on copies of its samples")
+                        help="quiz (the fixture) or a real assignment, "
+                             "graded on copies of its samples")
     parser.add_argument("--no-dask", action="store_true", help="skip the Dask cluster run")
     args = parser.parse_args()
     a_name = args.assignment
@@ -219,8 +222,10 @@ def main() -> None:
           "(target >= 1.8x)")
     if t_dask is not None:
         print(f"2-worker Dask cluster against 1 local worker:       {t_one / t_dask:.2f}x")
-    print(f"pipeline ({args.workers} workers) vs plain autograde + feedback:  {t_plain / t_many:.2f}x")
-    print(f"pipeline ({args.workers} workers) vs plain autograde alone:       {t_auto / t_many:.2f}x")
+    print(f"pipeline ({args.workers} workers) vs plain autograde + feedback:  "
+          f"{t_plain / t_many:.2f}x")
+    print(f"pipeline ({args.workers} workers) vs plain autograde alone:       "
+          f"{t_auto / t_many:.2f}x")
     print(f"scores agree for every student everywhere: {agree}")
     if not agree:
         diff = {k: (s_plain.get(k), s_one.get(k), s_many.get(k), (s_dask or {}).get(k))

@@ -1,11 +1,11 @@
 """Benchmark one training epoch of nnlib.mlp.MLP against the same network in PyTorch on the CPU.
 
-The data are scikit-learn's handwritten digits (1797 images of 8×8 pixels, scaled to [0, 1]; read from
-the files shipped with scikit-learn, no download). The network is 64-128-64-10 with ReLU, softmax
-cross-entropy, plain SGD (learning rate 0.1) and mini-batches of 32 (57 steps per epoch), with the
-training set shuffled every epoch. nnlib computes in float64 (NumPy); PyTorch in its default float32,
-and also in float64 for reference. Both use ``--threads`` threads (default 1: BLAS through
-threadpoolctl for NumPy, ``torch.set_num_threads`` for PyTorch).
+The data are scikit-learn's handwritten digits (1797 images of 8×8 pixels, scaled to [0, 1]; read
+from the files shipped with scikit-learn, no download). The network is 64-128-64-10 with ReLU,
+softmax cross-entropy, plain SGD (learning rate 0.1) and mini-batches of 32 (57 steps per epoch),
+with the training set shuffled every epoch. nnlib computes in float64 (NumPy); PyTorch in its
+default float32, and also in float64 for reference. Both use ``--threads`` threads (default 1: BLAS
+through threadpoolctl for NumPy, ``torch.set_num_threads`` for PyTorch).
 
 Both start from the same weights (nnlib's He initialisation) and see the same batches, so the
 training accuracy after the last epoch agrees up to rounding: the engines do the same work. The time
@@ -121,7 +121,8 @@ def run(n_epochs, threads):
                 torch_trainer(X, y, torch.float64)]
     with threadpool_limits(limits=threads):
         times = time_epochs([epoch for epoch, _ in trainers], n_epochs)
-    return [(name, t, accuracy()) for name, t, (_, accuracy) in zip(names, times, trainers)]
+    return [(name, t, accuracy())
+            for name, t, (_, accuracy) in zip(names, times, trainers, strict=True)]
 
 
 def format_table(rows, n_epochs):
