@@ -31,8 +31,10 @@ __all__ = [
     "use_course_style",
 ]
 
-#: Tableau's colour-blind-safe palette (matplotlib's ``tableau-colorblind10`` style), in its order.
-COLORS = ("#006BA4", "#FF800E", "#ABABAB", "#595959", "#5F9ED1",
+#: Tableau's colour-blind-safe palette (matplotlib's ``tableau-colorblind10`` style). Its light grey
+#: (third there) moves back to fifth place, so the third and fourth curves of a figure, which are
+#: often ones that matter, are dark grey and light blue rather than a faint grey.
+COLORS = ("#006BA4", "#FF800E", "#595959", "#5F9ED1", "#ABABAB",
           "#C85200", "#898989", "#A2C8EC", "#FFBC79", "#CFCFCF")
 #: One line style per colour: solid, dashed, dotted, dash-dot, then longer dash patterns.
 LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1.5, 1, 1.5, 1, 1.5)), (0, (8, 2)),
