@@ -522,6 +522,6 @@ def test_keyboard_alone_reaches_navigation_and_content_with_visible_focus(offlin
     for _ in range(stops.index(target) + 1):
         page.keyboard.press("Tab")
     assert page.evaluate(FOCUSED)["href"] == target["href"]
-    page.keyboard.press("Enter")
-    page.wait_for_load_state("load")
+    with page.expect_navigation(wait_until="load"):
+        page.keyboard.press("Enter")
     assert page.url == urljoin(server, _page(LECTURES[2])), page.url
