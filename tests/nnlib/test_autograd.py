@@ -1,4 +1,4 @@
-"""nnlib.autograd: the slides' examples, every operation against torch.autograd, very deep graphs."""
+"""nnlib.autograd: the slides' examples, each operation against torch.autograd, very deep graphs."""
 
 import math
 import sys

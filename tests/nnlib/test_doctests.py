@@ -18,7 +18,8 @@ def test_docstring_examples_run(name):
     module = importlib.import_module(f"nnlib.{name}")
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
                              verbose=False)
-    assert result.failed == 0, f"{result.failed} of {result.attempted} examples in nnlib.{name} fail"
+    assert result.failed == 0, (
+        f"{result.failed} of {result.attempted} examples in nnlib.{name} fail")
 
 
 def test_examples_exist():

@@ -1,4 +1,4 @@
-"""nnlib.train.EarlyStopping: keeps the best validation epoch's weights and stops once it is past."""
+"""nnlib.train.EarlyStopping: keeps the best validation epoch's weights, stops once it is past."""
 
 import numpy as np
 import pytest

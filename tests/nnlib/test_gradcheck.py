@@ -106,7 +106,10 @@ def test_relative_error_is_scale_free_and_symmetric():
 
 def test_a_nan_gradient_never_passes():
     x = np.ones(3)
-    nan_grad = lambda v: np.array([2.0, np.nan, 2.0])
+
+    def nan_grad(v):
+        return np.array([2.0, np.nan, 2.0])
+
     assert np.isnan(relative_error([1.0, np.nan], [1.0, 1.0]))
     assert not check_gradient(lambda v: np.sum(v**2), nan_grad, x) < 1e-6
     with pytest.raises(AssertionError, match=r"at index \(1,\): analytic nan"):
@@ -123,7 +126,9 @@ def test_correct_gradients_pass():
 
 def test_the_checker_fails_on_the_classic_mistakes():
     x, t = RNG.normal(size=6), RNG.normal(size=6)
-    mse = lambda v: L.mse_loss(v, t)
+
+    def mse(v):
+        return L.mse_loss(v, t)
 
     def missing_two(v):  # the MSE gradient without its factor 2
         return (v - t) / v.size
@@ -231,7 +236,8 @@ BAD = [
     (lambda: check_gradient(np.sum, None, np.ones(2)), TypeError, "grad must be callable"),
     (lambda: assert_gradient(np.sum, np.ones_like, np.ones(2), tol=-1), ValueError,
      "tol must be positive"),
-    (lambda: relative_error(np.ones(2), np.ones(3)), ValueError, "a and b must have the same shape"),
+    (lambda: relative_error(np.ones(2), np.ones(3)), ValueError,
+     "a and b must have the same shape"),
     (lambda: relative_error("a", np.ones(3)), TypeError, "a must be numeric"),
     (lambda: check_torch_gradient(3, np.ones(2)), TypeError, "module_or_fn must be a torch module"),
 ]

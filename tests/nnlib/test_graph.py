@@ -1,4 +1,4 @@
-"""nnlib.graph: the slides' Examples 1 and 2 drawn with matplotlib, checked through the Text artists."""
+"""nnlib.graph: the slides' Examples 1 and 2 drawn with matplotlib, checked via the Text artists."""
 
 import matplotlib.pyplot as plt  # the Agg backend comes from conftest.py (MPLBACKEND)
 import pytest

@@ -54,9 +54,13 @@ def test_activation_layer_reuses_nnlib_activations_and_passes_gradcheck(name):
     np.testing.assert_array_equal(out, getattr(activations, name)(z))
     np.testing.assert_array_equal(layers.activation_backward(dout, cache),
                                   dout * getattr(activations, f"{name}_grad")(z))
-    assert_gradient(lambda v: np.sum(layers.activation_forward(v, name)[0] * dout),
-                    lambda v: layers.activation_backward(dout, layers.activation_forward(v, name)[1]),
-                    z)
+    def forward(v):
+        return np.sum(layers.activation_forward(v, name)[0] * dout)
+
+    def backward(v):
+        return layers.activation_backward(dout, layers.activation_forward(v, name)[1])
+
+    assert_gradient(forward, backward, z)
 
 
 def test_activation_keyword_arguments_reach_both_passes():
@@ -163,7 +167,8 @@ def test_bad_input_raises_clear_errors():
     with pytest.raises(TypeError, match="x must be numeric"):
         layers.linear_forward("abc", W, b)
     _, cache = layers.linear_forward(x, W, b)
-    with pytest.raises(ValueError, match=r"dout must have the shape of the layer's output \(2, 2\)"):
+    with pytest.raises(ValueError,
+                       match=r"dout must have the shape of the layer's output \(2, 2\)"):
         layers.linear_backward(np.ones((2, 3)), cache)
     with pytest.raises(ValueError, match="name must be one of"):
         layers.activation_forward(x, "swish")

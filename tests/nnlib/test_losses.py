@@ -144,8 +144,10 @@ def test_cross_entropy_is_stable_for_huge_logits():
         grad = L.cross_entropy_grad(x, y)
         smooth = L.cross_entropy(x, y, label_smoothing=0.1)
     np.testing.assert_allclose(value, [1e4, np.log(2), 0.0], atol=1e-300)
-    np.testing.assert_allclose(grad, [[1 / 3, -1 / 3, 0], [-1 / 6, 1 / 6, 0], [0, 0, 0]], atol=1e-16)
-    assert smooth == pytest.approx(F.cross_entropy(T(x), T(y), label_smoothing=0.1).item(), rel=1e-12)
+    np.testing.assert_allclose(grad, [[1 / 3, -1 / 3, 0], [-1 / 6, 1 / 6, 0], [0, 0, 0]],
+                               atol=1e-16)
+    assert smooth == pytest.approx(F.cross_entropy(T(x), T(y), label_smoothing=0.1).item(),
+                                   rel=1e-12)
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -160,7 +162,8 @@ def test_binary_cross_entropy(reduction):
                         {"weight": w, "reduction": reduction},
                         {"weight": T(w), "reduction": reduction})
     check_against_torch(L.binary_cross_entropy, L.binary_cross_entropy_grad,
-                        F.binary_cross_entropy, x[4:], (y[4:],), (T(y[4:]),), {"reduction": reduction})
+                        F.binary_cross_entropy, x[4:], (y[4:],), (T(y[4:]),),
+                        {"reduction": reduction})
 
 
 def test_binary_cross_entropy_clamps_the_log_at_minus_100():
@@ -224,10 +227,9 @@ def test_slide_table_equals_torch_formulas(name, reduction):
     ours, grad, formula = TABLE[name]
     z = np.concatenate([RNG.normal(size=12) * 3, [1.0, -1.0, 1e4, -1e4, 1e3]])
     y = np.concatenate([np.sign(RNG.normal(size=12)), [1.0, -1.0, 1.0, 1.0, -1.0]])  # kinks: yz = 1
-    if reduction == "none":
-        theirs = formula
-    else:
-        theirs = lambda t, y: getattr(formula(t, y), reduction)()
+    def theirs(t, y):
+        out = formula(t, y)
+        return out if reduction == "none" else getattr(out, reduction)()
     check_against_torch(ours, grad, theirs, z, (y,), (T(y),), {"reduction": reduction}, {})
 
 
@@ -400,8 +402,8 @@ def test_cross_entropy_properties(n, c, seed, smoothing, shift):
     assert loss >= 0
     # the mean is the mean over samples: permuting the batch changes nothing
     perm = rng.permutation(n)
-    np.testing.assert_allclose(L.cross_entropy(x[perm], y[perm], weight=w, label_smoothing=smoothing),
-                               loss, rtol=1e-12)
+    np.testing.assert_allclose(
+        L.cross_entropy(x[perm], y[perm], weight=w, label_smoothing=smoothing), loss, rtol=1e-12)
     # softmax does not see a constant added to all scores
     np.testing.assert_allclose(L.cross_entropy(x + shift, y, weight=w, label_smoothing=smoothing),
                                loss, rtol=1e-9, atol=1e-12)
@@ -423,7 +425,8 @@ def test_losses_are_invariant_to_permuting_the_batch(n, seed, reduction):
     perm = rng.permutation(n)
     calls = [
         (L.mse_loss, (x, t)), (L.l1_loss, (x, t)), (L.binary_cross_entropy, (p, q)),
-        (L.hinge_embedding_loss, (np.abs(x), pm)),  # its input is a distance (L.margin_ranking_loss, (x, t, pm)),
+        (L.hinge_embedding_loss, (np.abs(x), pm)),  # its input is a distance
+        (L.margin_ranking_loss, (x, t, pm)),
         (L.squared_error, (x, t)), (L.logistic_loss, (x, pm)), (L.hinge_loss, (x, pm)),
         (L.kl_div, (lp, dist)),
     ]
@@ -439,5 +442,5 @@ def test_losses_are_invariant_to_permuting_the_batch(n, seed, reduction):
 def test_table_losses_are_finite_and_ordered(z, y):
     logistic, hinge = L.logistic_loss(z, y), L.hinge_loss(z, y)
     assert np.isfinite(logistic) and logistic >= 0 and hinge >= 0
-    # the logistic loss is a smooth upper bound of max(0, -yz) and never exceeds it by more than log 2
+    # the logistic loss is a smooth upper bound of max(0, -yz), never above it by more than log 2
     assert max(0.0, -y * z) <= logistic <= max(0.0, -y * z) + np.log(2) + 1e-12

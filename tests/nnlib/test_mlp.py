@@ -215,7 +215,7 @@ def test_adam_follows_torchs_update_rule():
     grads_b = [rng.normal(size=2) for _ in range(5)]
     params = {"w": np.array([1.0, -2.0, 0.5]), "b": np.zeros(2)}
     opt = Adam(params, lr=0.05, betas=(0.8, 0.99))
-    for gw, gb in zip(grads_w, grads_b):
+    for gw, gb in zip(grads_w, grads_b, strict=True):
         opt.step({"w": gw, "b": gb})
     np.testing.assert_allclose(params["w"], adam_reference([1.0, -2.0, 0.5], grads_w, 0.05, 0.8,
                                                            0.99), rtol=1e-12)
@@ -284,7 +284,8 @@ def test_class_weight_matches_torchs_weighted_cross_entropy_and_its_gradients():
     grads = {k: v.copy() for k, v in model.backward().items()}
     tp = {k: torch.tensor(v, requires_grad=True) for k, v in model.params.items()}
     h = torch.tanh(torch.tensor(X) @ tp["W1"] + tp["b1"])
-    ref = torch.nn.CrossEntropyLoss(weight=torch.tensor(w))(h @ tp["W2"] + tp["b2"], torch.tensor(y))
+    criterion = torch.nn.CrossEntropyLoss(weight=torch.tensor(w))
+    ref = criterion(h @ tp["W2"] + tp["b2"], torch.tensor(y))
     ref.backward()
     assert abs(loss - ref.item()) < 1e-12
     for k in model.params:
@@ -310,7 +311,8 @@ def test_class_weight_trades_specificity_for_recall_of_a_rare_class():
 
 
 def test_class_weight_is_validated():
-    with pytest.raises(ValueError, match=r"class_weight must have one entry per class, shape \(3,\)"):
+    with pytest.raises(ValueError,
+                       match=r"class_weight must have one entry per class, shape \(3,\)"):
         MLP([2, 3], class_weight=[1.0, 2.0])
     with pytest.raises(ValueError, match="class_weight must be finite, non-negative"):
         MLP([2, 2], class_weight=[1.0, -1.0])

@@ -1,4 +1,4 @@
-"""nnlib.playground: building and training from settings, drawing, the widget and the headless path."""
+"""nnlib.playground: building and training from settings, drawing, the widget, the headless path."""
 
 import matplotlib
 

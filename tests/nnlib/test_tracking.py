@@ -39,7 +39,8 @@ def test_runs_round_trip_through_json_lines(tracker):
     assert r.last("accuracy") == pytest.approx(0.7) and math.isnan(r.last("f1"))
     lines = (tracker.root / "lr-1.0.jsonl").read_text().splitlines()
     assert len(lines) == 1 + 3 + 1  # start, three steps, finish
-    assert [json.loads(line)["type"] for line in lines] == ["start", "step", "step", "step", "finish"]
+    types = [json.loads(line)["type"] for line in lines]
+    assert types == ["start", "step", "step", "step", "finish"]
     assert all(json.loads(line)["time"] is None for line in lines)  # no clock, no timestamps
 
 
@@ -96,7 +97,7 @@ def test_plot_draws_one_curve_per_run(tracker):
     assert [line.get_label() for line in lines] == ["crashed (unfinished)", "lr-0.1", "lr-1.0"]
     assert lines[0].get_linestyle() == "--" and lines[1].get_linestyle() == "-"
     np.testing.assert_allclose(lines[2].get_ydata(), [1.0, 0.5, 1 / 3])
-    assert ax.get_title() == "loss by run" and ax.get_xlabel() == "step" and ax.get_ylabel() == "loss"
+    assert (ax.get_title(), ax.get_xlabel(), ax.get_ylabel()) == ("loss by run", "step", "loss")
     _, given = plt.subplots()
     assert tracker.plot("accuracy", ax=given) is given and len(given.get_lines()) == 2
 
