@@ -3,8 +3,8 @@
 Each student below changes the released quiz in one way; the whole class is graded in one run of
 ``python -m grader run`` with two workers and short timeouts, and every student must come out with
 the expected status and score. Honest students must get exactly what plain ``nbgrader autograde``
-gives them. Tests that need root (separate uid, mount namespace) are skipped with the reason when the
-suite does not run as root.
+gives them. Tests that need root (separate uid, mount namespace) are skipped with the reason when
+the suite does not run as root.
 """
 
 from __future__ import annotations

@@ -36,7 +36,8 @@ CLASS = {
     "honest": RIGHT,
     "partial": {**RIGHT, "square": "def square(x):\n    return x"},
     "wrong-add": {**RIGHT, "add": "def add(a, b):\n    return a * b"},
-    "cheat": {**RIGHT, "square": "def square(x):\n    return x\nnp.allclose = lambda *a, **k: True"},
+    "cheat": {**RIGHT,
+              "square": "def square(x):\n    return x\nnp.allclose = lambda *a, **k: True"},
     "broken": None,  # not JSON
 }
 
@@ -96,19 +97,20 @@ class Cluster:
         self.address = f"tcp://127.0.0.1:{_free_port()}"
         self.procs = []
         self.scheduler = self._start(["scheduler", "--host", "127.0.0.1", "--port",
-                                      self.address.rsplit(":", 1)[1], "--no-dashboard"], "scheduler")
+                                      self.address.rsplit(":", 1)[1], "--no-dashboard"],
+                                     "scheduler")
         self.workers = [self.start_worker(f"w{i}") for i in range(workers)]
         self.wait_for(workers)
 
     def _start(self, args, name):
-        log = open(self.folder / f"{name}.log", "w")  # noqa: SIM115 - the Dask process writes it
-        proc = subprocess.Popen([str(BIN / "dask"), *args], env=_env(), stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        with open(self.folder / f"{name}.log", "w") as log:  # the Dask process keeps its own copy
+            proc = subprocess.Popen([str(BIN / "dask"), *args], env=_env(), stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
         self.procs.append(proc)
         return proc
 
     def start_worker(self, name):
-        # `dask worker ADDRESS` as a user types it: a nanny that runs the worker as a daemonic process.
+        # `dask worker ADDRESS` as a user types it: a nanny runs the worker as a daemonic process.
         return self._start(["worker", self.address, "--nthreads", "1", "--no-dashboard",
                             "--name", name, "--host", "127.0.0.1"], name)
 
@@ -182,7 +184,7 @@ def test_the_cluster_gives_the_same_grades_csv(both):
 
 
 def test_a_default_local_cluster_gives_the_same_grades_csv(tmp_path, local):
-    """``LocalCluster()`` as its documentation starts it: worker processes under nannies, daemonic."""
+    """``LocalCluster()`` as its documentation starts it: daemonic workers under nannies."""
     from distributed import Client, LocalCluster
 
     course = _course(tmp_path / "course")
@@ -212,7 +214,7 @@ def test_the_gradebook_and_feedback_agree(both):
 
 
 def test_a_worker_killed_mid_run_loses_no_submission(tmp_path, cluster):
-    """Kill a worker while it grades: every submission comes back once, graded or failed with why."""
+    """Kill a worker as it grades: every submission comes back once, graded or failed with why."""
     course = _course(tmp_path / "course")
     proc = subprocess.Popen([sys.executable, "-m", "grader", "run", "--course", str(course),
                              "--no-progress", "--timeout", "10", "--scheduler", cluster.address],

@@ -141,7 +141,8 @@ def test_the_fork_server_reports_how_each_worker_ended_and_none_outlives_it():
         except psutil.NoSuchProcess:
             return False
 
-    deadline = time.monotonic() + 30  # SIGKILL is sent before the server exits, delivered soon after
+    # SIGKILL is sent before the server exits, and delivered soon after
+    deadline = time.monotonic() + 30
     while running() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not running(), "a worker outlived its fork server"

@@ -290,7 +290,7 @@ def test_test_data_must_be_variable_names():
 
 
 def test_every_assignment_declares_what_its_answers_must_not_import():
-    """The course library has every answer: each assignment forbids it, and the release keeps that."""
+    """The course library has every answer: each assignment forbids it, and its release too."""
     import nbformat as nbf
     from coursekit import REPO
 

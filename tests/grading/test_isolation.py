@@ -2,8 +2,8 @@
 
 Two levels:
 
-* sandbox level: a sandboxed process (the hidden checks' process, and a real IPython kernel talked to
-  by jupyter_client over Unix sockets) started both ways the grader starts them (forked from the
+* sandbox level: a sandboxed process (the hidden checks' process, and a real IPython kernel talked
+  to by jupyter_client over Unix sockets) started both ways the grader starts them (forked from the
   zygote, and from scratch) tries to reach out and reports what it got;
 * grading level: a small course whose submissions try the same is graded with
   ``python -m grader run``, once as the user running the tests (root in CI) and once as a fresh
@@ -194,7 +194,8 @@ def _check_isolated(inside: dict, outside: dict, listener: Listener, victim, sec
         assert outside[path].startswith("read"), f"baseline: {path} must be readable outside"
         assert not inside[path].startswith("read"), f"the sandbox read {path}: {inside[path]}"
     assert inside["unmasked"] == 0, "unmounting the masks showed a secret"
-    assert victim.pid not in inside["pids"], f"the sandbox sees the test's process: {inside['pids']}"
+    assert victim.pid not in inside["pids"], (
+        f"the sandbox sees the test's process: {inside['pids']}")
     assert len(inside["pids"]) <= 3, f"the sandbox sees other processes: {inside['pids']}"
     assert inside["kill"] == "ProcessLookupError", f"signal to the test's process: {inside['kill']}"
     assert victim.poll() is None, "the sandbox killed a process outside it"
@@ -221,7 +222,7 @@ def zygote():
 
 @pytest.fixture()
 def victim():
-    """A process of the grader's own user (or the sandbox uid's, as root) for the sandbox to aim at."""
+    """A process of the grader's user (or of the sandbox uid, as root) for the sandbox to aim at."""
     proc = subprocess.Popen(["sleep", "300"])
     yield proc
     proc.kill()
@@ -254,8 +255,8 @@ def test_hidden_checks_reach_no_network_process_or_private_file(zygote, victim, 
         outside = _outside(reach_code(listener.port, secrets, victim.pid, write_target,
                                       baseline=True))
         listener.connections()  # the baseline's own connections
-        nb = v4.new_notebook(cells=[v4.new_code_cell(code + "\ndef f():\n    return [0]\n"
-                                                            "json.dump(R, open('reach.json', 'w'))")])
+        nb = v4.new_notebook(cells=[v4.new_code_cell(
+            code + "\ndef f():\n    return [0]\njson.dump(R, open('reach.json', 'w'))")])
         job = Path(tempfile.mkdtemp(dir=zygote["work"], prefix="job-"))
         slot = sandbox.Slot(zygote["slot"], timeout=30,
                             zygote=zygote["socket"] if via == "zygote" else None)
@@ -285,7 +286,8 @@ def test_a_sandboxed_kernel_works_over_unix_sockets_and_is_cut_off(zygote, victi
     spec_root = sandbox.prepare(job, workdir, sandbox.Slot(
         zygote["slot"], zygote=zygote["socket"] if via == "zygote" else None))
     km = KernelManager(kernel_name=sandbox.KERNEL_NAME,
-                       kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(spec_root / "kernels")]),
+                       kernel_spec_manager=KernelSpecManager(
+                           kernel_dirs=[str(spec_root / "kernels")]),
                        transport="ipc", ip=str(job / "ipc" / "kernel"))
     km.start_kernel(cwd=str(workdir))
     kc = km.client()

@@ -1,4 +1,4 @@
-"""The course's late policy (grader/late.py) and the feedback cleaner (grader/feedback.py) on their own."""
+"""The course's late policy (grader/late.py) and feedback cleaner (grader/feedback.py) alone."""
 
 from __future__ import annotations
 
@@ -91,7 +91,8 @@ def test_feedback_leaves_a_student_answers_traceback_alone_and_caps_output():
 
 def test_a_rubric_in_a_markdown_cell_is_removed_without_a_code_comment():
     cell = nbformat.v4.new_markdown_cell("Explain why.\n<!-- ### BEGIN HIDDEN TESTS -->\n"
-                                         "Rubric: one point for kappa.\n<!-- ### END HIDDEN TESTS -->")
+                                         "Rubric: one point for kappa.\n"
+                                         "<!-- ### END HIDDEN TESTS -->")
     cell.metadata["nbgrader"] = {"grade": False, "solution": False, "locked": True,
                                  "grade_id": "q_text"}
     out, _ = HideHiddenTests().preprocess_cell(cell, {}, 0)

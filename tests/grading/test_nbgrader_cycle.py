@@ -238,7 +238,8 @@ def test_manual_grades_survive_a_regrade_and_an_extension_is_honoured(cls):
         gb.db.commit()
         gb.grant_extension(ASSIGNMENT, "alice", days=3)
     regrade = _grader(course, "run", "--workers", "2", "--no-progress", "--no-release")
-    for student in ("alice", "bob"):  # a failed job would keep the old feedback, without the comment
+    # a failed job would keep the old feedback, without the comment
+    for student in ("alice", "bob"):
         row = _rows(course / "grades.csv")[(student, ASSIGNMENT)]
         assert row["status"] != "failed", f"{row}\n{regrade.stdout}"
     with Gradebook(db) as gb:
@@ -269,7 +270,8 @@ def test_release_and_fetch_feedback_reach_the_students(cls):
         assert len(pages) == 1, f"{student} fetched {len(pages)} feedback pages: {pages}"
         text = pages[0].read_text()
         assert "Score" in text or "score" in text
-    bob_page = next((homes["bob"] / "ann-course" / ASSIGNMENT / "feedback").rglob("*.html")).read_text()
+    bob_page = next((homes["bob"] / "ann-course" / ASSIGNMENT / "feedback").rglob("*.html"))
+    bob_page = bob_page.read_text()
     assert "Close: look at the sign of z." in bob_page, "the instructor's comment did not reach bob"
 
 
@@ -302,7 +304,8 @@ def test_report_rewrites_grades_csv_from_the_gradebook(cls):
 def test_a_resubmission_after_a_collect_is_collected(tmp_path):
     """The instructor collects once mid-way (to look at early work), a student submits again, and a
     plain `nbgrader collect` (the formgrader's button, or the command without --update) must take
-    the newer submission: grader_config.py sets ExchangeCollect.update for the CLI and formgrader."""
+    the newer submission: grader_config.py sets ExchangeCollect.update for the CLI and the
+    formgrader."""
     course = make_course(tmp_path / "course", [ASSIGNMENT])
     for folder in (tmp_path, course):
         os.chmod(folder, 0o755)

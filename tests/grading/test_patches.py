@@ -1,5 +1,6 @@
 """The patches of third-party internals (grader/patches.py): each applies on the installed versions,
-and outside the versions it was written for it stays away and the library keeps its own behaviour."""
+and outside the versions it was written for it stays away and the library keeps its own
+behaviour."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
-"""The clean-room probes of every assignment, run on the solution, the blank release and every sample.
+"""Every assignment's clean-room probes, run on the solution, the blank release and every sample.
 
-``make grade`` overrules a question's in-kernel full marks with 0 when its clean-room probe disagrees
-with the solution (``grader/probes.py``). That rule is only fair if the probes are right: every
-autograded question has one, the solution passes each, a correct answer however written never
+``make grade`` overrules a question's in-kernel full marks with 0 when its clean-room probe
+disagrees with the solution (``grader/probes.py``). That rule is only fair if the probes are right:
+every autograded question has one, the solution passes each, a correct answer however written never
 disagrees (each bundled sample with full marks on a question, including the correct-but-unusual
 ones), and a probe can fail (the untouched release disagrees on every question).
 """
@@ -88,7 +88,8 @@ def test_every_autograded_question_has_a_probe(assignment):
 def test_the_solution_passes_every_probe(assignment):
     spec = _spec(assignment)
     failed = [(p["grade_id"], p["call"], r["error"])
-              for p, r in zip(spec["probes"], runs(assignment)["reference"]) if "error" in r]
+              for p, r in zip(spec["probes"], runs(assignment)["reference"], strict=True)
+              if "error" in r]
     assert not failed, f"the solution of {assignment} fails its own probes: {failed}"
 
 
@@ -97,21 +98,22 @@ def test_a_probe_can_fail(assignment):
     """The untouched release raises NotImplementedError everywhere: every probe must disagree."""
     spec = _spec(assignment)
     got = runs(assignment)
-    agreed = [p["grade_id"] for p, mine, ref in zip(spec["probes"], got["blank"], got["reference"])
+    agreed = [p["grade_id"]
+              for p, mine, ref in zip(spec["probes"], got["blank"], got["reference"], strict=True)
               if probes.agrees(mine, ref, p)]
     assert not agreed, f"probes of {assignment} agree with the blank release: {agreed}"
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_probes_never_overrule_a_correct_answer(assignment):
-    """A sample with full marks on a question (samples/expected) must agree with every probe of it."""
+    """A sample with full marks on a question (samples/expected) must agree with all its probes."""
     spec = _spec(assignment)
     expected = json.loads((REPO / "samples" / "expected" / f"{assignment}.json").read_text())
     points = _max_points(assignment)
     got = runs(assignment)
     wrong = []
     for student, scores in expected.items():
-        for probe, mine, ref in zip(spec["probes"], got[student], got["reference"]):
+        for probe, mine, ref in zip(spec["probes"], got[student], got["reference"], strict=True):
             gid = probe["grade_id"]
             if scores.get(gid) == points[gid] and not probes.agrees(mine, ref, probe):
                 wrong.append(f"{student}/{gid}: {probes.describe(probe, mine, ref)}")

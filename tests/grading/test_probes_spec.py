@@ -65,7 +65,8 @@ def test_the_answer_code_leaves_out_test_cells_markdown_and_ipython_lines():
     ])
     nbformat.validate(nb)
     assert probes.answer_code(nb) == ["import numpy as np", "def f(x):\n    return x",
-                                      "def g():\n    return 2", "y = f(3)  # the student's own cell"]
+                                      "def g():\n    return 2",
+                                      "y = f(3)  # the student's own cell"]
 
 
 REF = {"value": [1.0, 2.0, None], "shape": [3]}

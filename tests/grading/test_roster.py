@@ -1,4 +1,4 @@
-"""The class roster: ``students.csv`` in the format ``nbgrader db student import`` reads (``make roster``)."""
+"""The class roster (``make roster``): ``students.csv`` as ``nbgrader db student import`` reads."""
 
 from __future__ import annotations
 

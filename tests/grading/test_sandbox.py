@@ -1,4 +1,4 @@
-"""The sandbox's private /tmp keeps what the kernel needs when the course itself lives under /tmp."""
+"""The sandbox's private /tmp keeps what the kernel needs when the course lives under /tmp."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def test_private_tmp_binds_back_what_lives_under_tmp():
 
 
 def test_grading_kernels_run_single_threaded_without_the_graders_secrets():
-    """Parallel kernels on shared cores: spinning BLAS threads would inflate timed tests' CPU time."""
+    """Parallel kernels on shared cores: spinning BLAS threads would inflate timed tests' CPU."""
     from grader.kernel_launcher import kernel_env
 
     env = kernel_env({"PATH": "/usr/bin", "JPY_SESSION": "secret", "GRADER_KEY": "k",
@@ -68,7 +68,8 @@ def test_grading_kernels_run_single_threaded_without_the_graders_secrets():
 
 def test_grading_from_a_copy_keeps_the_installed_nnlib_and_hides_its_solutions(tmp_path):
     """`python -m grader` run inside a copy imports grader from the copy, while kernels import nnlib
-    from the installed checkout: both must stay reachable, and both checkouts' hidden tests hidden."""
+    from the installed checkout: both must stay reachable, and both checkouts' hidden tests
+    hidden."""
     copy = tmp_path / "course"
     shutil.copytree(Path(sandbox.__file__).parent, copy / "grader",
                     ignore=shutil.ignore_patterns("__pycache__"))

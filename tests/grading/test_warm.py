@@ -42,7 +42,7 @@ def test_without_the_shared_cache_every_exporter_compiles_again(compiles):
 
 
 def test_an_edited_template_is_compiled_again(tmp_path, compiles):
-    """The cache is checked against the template's source: a changed template never renders stale."""
+    """The cache checks the template's source: a changed template never renders stale."""
     warm.install()
     (tmp_path / "t.j2").write_text("one {{ x }}")
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(tmp_path),

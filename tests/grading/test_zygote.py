@@ -138,7 +138,8 @@ def test_the_stub_exits_with_the_kernels_exit_code(zygote):
     slot = sandbox.Slot(zygote["slot"], zygote=zygote["socket"])
     sandbox.prepare(job, workdir, slot)
     argv = slot.argv(job / "sandbox.json", ["--probe"])
-    assert subprocess.run(argv, check=False, cwd=workdir, stdin=subprocess.DEVNULL, timeout=60).returncode == 7
+    probe = subprocess.run(argv, check=False, cwd=workdir, stdin=subprocess.DEVNULL, timeout=60)
+    assert probe.returncode == 7
 
 
 def _alive(pid: int) -> bool:
@@ -165,7 +166,7 @@ def test_bad_requests_are_refused_without_harm(zygote):
 
 
 def test_the_fork_does_not_inherit_the_graders_import_block(zygote):
-    """The grader blocks a slow optional import for itself (grader/__init__.py); kernels must not."""
+    """The grader blocks a slow optional import for itself (grader/__init__.py), not for kernels."""
     code = ("import sys\nB = [float('rfc3987_syntax' in sys.modules and "
             "sys.modules['rfc3987_syntax'] is None)]\ndef f():\n    return B")
     assert _report(zygote, code) == [0.0]
