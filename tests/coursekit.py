@@ -1,8 +1,9 @@
 """Run nbgrader on a throwaway copy of the course, as an instructor would on the real one.
 
 The tests never touch the repository's own gradebook or ``submitted/``: each builds a course in a
-temporary folder whose ``nbgrader_config.py`` loads the repository's ``grader_config.py`` (so the real
-settings are what is tested) and then points the course root, gradebook and exchange at the copy.
+temporary folder whose ``nbgrader_config.py`` loads the repository's ``grader_config.py`` (so the
+real settings are what is tested) and then points the course root, gradebook and exchange at the
+copy.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def notebooks(folder: Path) -> list[Path]:
 
 
 def make_course(root: Path, assignments: list[str]) -> Path:
-    """Create a course at ``root`` with the given assignments' sources copied from ``solutions/``."""
+    """Create a course at ``root`` with the assignments' sources copied from ``solutions/``."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "nbgrader_config.py").write_text(
         "c = get_config()\n"

@@ -1,10 +1,11 @@
 """A throw-away JupyterHub of the course, for tests/hub and tests/e2e (needs root).
 
-``running_hub()`` sets it up with hub/setup_hub.py and hub/add_users.py exactly as ``make hub`` does,
-but in a temporary folder, on free loopback ports, with throw-away users (``anntest-<random>-...``)
-and groups that are removed afterwards, together with every process they ran. The environment the
-users' servers run in reuses this test run's packages (``--site-packages``) instead of installing.
-Logins go through the hub's login form with a shared test password (``ANN_HUB_TEST_MODE``).
+``running_hub()`` sets it up with hub/setup_hub.py and hub/add_users.py exactly as ``make hub``
+does, but in a temporary folder, on free loopback ports, with throw-away users
+(``anntest-<random>-...``) and groups that are removed afterwards, together with every process they
+ran. The environment the users' servers run in reuses this test run's packages (``--site-packages``)
+instead of installing. Logins go through the hub's login form with a shared test password
+(``ANN_HUB_TEST_MODE``).
 """
 
 from __future__ import annotations
@@ -185,7 +186,8 @@ def running_hub():
     try:
         subprocess.run(
             [python, str(REPO / "hub" / "setup_hub.py"), "--prefix", str(tmp / "opt"),
-             "--course-dir", str(tmp / "srv" / "course"), "--exchange", str(tmp / "srv" / "exchange"),
+             "--course-dir", str(tmp / "srv" / "course"),
+             "--exchange", str(tmp / "srv" / "exchange"),
              "--state-dir", str(tmp / "srv" / "hub"), "--home-base", str(tmp / "home"),
              "--python", python, "--instructors-group", names["instructors"],
              "--students-group", names["students"], "--grader-user", names["grader"],
@@ -210,7 +212,8 @@ def running_hub():
         settings = json.loads(settings_file.read_text())
         with open(log, "w") as fh:
             proc = subprocess.Popen(
-                [f"{settings['venv']}/bin/jupyterhub", "-f", str(REPO / "hub" / "jupyterhub_config.py")],
+                [f"{settings['venv']}/bin/jupyterhub",
+                 "-f", str(REPO / "hub" / "jupyterhub_config.py")],
                 cwd=settings["state_dir"], env=env, stdout=fh, stderr=subprocess.STDOUT,
                 start_new_session=True)
         url = f"http://127.0.0.1:{port}"

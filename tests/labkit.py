@@ -1,10 +1,10 @@
-"""Serve a throwaway copy of the course with `make lab`, as a student starts it, and stop it cleanly.
+"""Serve a throwaway copy of the course with `make lab`, as a student starts it; stop it cleanly.
 
-Used by the server tests (tests/test_lab_server.py) and the browser tests (tests/e2e/). The copy keeps
-the repository's own gradebook, submissions and notebooks untouched. JupyterLab is started through
-the Makefile target with the running interpreter's virtual environment (never reinstalling it), on a
-free port of 127.0.0.1 with a token; afterwards its whole process group is stopped and the tests
-assert that no process of it is left.
+Used by the server tests (tests/test_lab_server.py) and the browser tests (tests/e2e/). The copy
+keeps the repository's own gradebook, submissions and notebooks untouched. JupyterLab is started
+through the Makefile target with the running interpreter's virtual environment (never reinstalling
+it), on a free port of 127.0.0.1 with a token; afterwards its whole process group is stopped and the
+tests assert that no process of it is left.
 """
 
 from __future__ import annotations
@@ -26,14 +26,14 @@ REPO = Path(__file__).resolve().parents[1]
 VENV = Path(sys.prefix)
 
 # Instructor state and local clutter that a fresh clone does not have.
-TOP_LEVEL_SKIP = {".venv", ".git", "gradebook.db", "gradebook.db-journal", "submitted", "autograded",
-                  "feedback", "release", "exchange", "grades.csv", ".nbgrader.log", "test-artifacts",
-                  ".pytest_cache", ".hypothesis", ".ruff_cache", "build"}
+TOP_LEVEL_SKIP = {".venv", ".git", "gradebook.db", "gradebook.db-journal", "submitted",
+                  "autograded", "feedback", "release", "exchange", "grades.csv", ".nbgrader.log",
+                  "test-artifacts", ".pytest_cache", ".hypothesis", ".ruff_cache", "build"}
 ANYWHERE_SKIP = {"__pycache__", ".ipynb_checkpoints"}
 
 
 def copy_course(dest: Path) -> Path:
-    """Copy the repository to ``dest`` as a fresh clone would have it (no venv, no grading state)."""
+    """Copy the repository to ``dest`` as a fresh clone has it (no venv, no grading state)."""
 
     def ignore(folder, names):
         skip = {n for n in names if n in ANYWHERE_SKIP or n.endswith(".egg-info")}
@@ -59,7 +59,7 @@ def leftovers(marker: str) -> list[str]:
 
 
 def stop_group(proc: subprocess.Popen, marker: str, what: str) -> None:
-    """SIGTERM the process group of ``proc``, then wait until nothing matching ``marker`` is left."""
+    """SIGTERM the process group of ``proc``; wait until nothing matching ``marker`` is left."""
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -109,7 +109,7 @@ def serve_lab(course: Path, state: Path, token: str, settings: dict | None = Non
                     break
             except (urllib.error.URLError, ConnectionError, OSError):
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"make lab did not come up:\n{log.read_text()}")
+                    raise RuntimeError(f"make lab did not come up:\n{log.read_text()}") from None
                 time.sleep(0.3)
         yield base, proc
     finally:

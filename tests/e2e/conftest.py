@@ -1,10 +1,10 @@
 """The course in a real browser: a throwaway copy of the course, served by `make lab`, and Chromium.
 
 The copy keeps the repository's own gradebook, submissions and notebooks untouched; JupyterLab is
-started by the Makefile target a student runs (with the running interpreter's virtual environment, never
-reinstalling it), on a free port with a token, and its whole process group is stopped afterwards.
-Chromium is Debian's (``/usr/bin/chromium``, or ``$COURSE_CHROMIUM``), driven by Playwright; without
-it every browser test is skipped with the reason.
+started by the Makefile target a student runs (with the running interpreter's virtual environment,
+never reinstalling it), on a free port with a token, and its whole process group is stopped
+afterwards. Chromium is Debian's (``/usr/bin/chromium``, or ``$COURSE_CHROMIUM``), driven by
+Playwright; without it every browser test is skipped with the reason.
 """
 
 from __future__ import annotations
@@ -110,8 +110,8 @@ class Grading:
         return proc.wait()
 
     def _run(self):
-        # `grader run` is `grader release` followed by `grader run --no-release`; split, the student's
-        # exercise can be written once its release is in place.
+        # `grader run` is `grader release` followed by `grader run --no-release`; split, the
+        # student's exercise can be written once its release is in place.
         self.returncodes.append(self._step("release"))
         self.released.set()
         if self.returncodes[0] == 0 and not self._stopped:

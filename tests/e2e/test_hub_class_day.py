@@ -1,8 +1,8 @@
-"""A class day on the course's JupyterHub, in Chromium: an instructor releases an exercise, a student
-logs in through the hub's login page, fetches and submits it in JupyterLab's Assignment List, the
-grader account collects it, root grades it (`make grade`'s pipeline), the instructor releases the
-feedback and the student fetches it; the instructor sees the course in the formgrader; students are
-kept out of the formgrader and of each other's servers.
+"""A class day on the course's JupyterHub, in Chromium: an instructor releases an exercise, a
+student logs in through the hub's login page, fetches and submits it in JupyterLab's Assignment
+List, the grader account collects it, root grades it (`make grade`'s pipeline), the instructor
+releases the feedback and the student fetches it; the instructor sees the course in the formgrader;
+students are kept out of the formgrader and of each other's servers.
 
 The hub is tests/hubkit.py's throw-away hub (root only: Unix users). Screenshots of each end state
 land in test-artifacts/e2e/hub-*.png.
@@ -66,7 +66,8 @@ def test_release_fetch_submit_collect(hub, log_in, shot):
     for step in (["db", "assignment", "add", ASSIGNMENT, "--duedate=2099-01-01 00:00:00 UTC"],
                  ["generate_assignment", ASSIGNMENT, "--force"],
                  ["release_assignment", ASSIGNMENT]):  # the README's week, step 1
-        done = as_user(i1, "nbgrader", *step, cwd=hub.course, env=hub.nbgrader_env(i1, "instructor"))
+        done = as_user(i1, "nbgrader", *step, cwd=hub.course,
+                       env=hub.nbgrader_env(i1, "instructor"))
         assert done.returncode == 0, done.stdout + done.stderr
 
     page = log_in("s1")
@@ -96,13 +97,15 @@ def test_release_fetch_submit_collect(hub, log_in, shot):
         env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
              "MPLBACKEND": "Agg"})
     assert graded.returncode == 0, graded.stdout[-3000:] + graded.stderr[-3000:]
-    assert (hub.course / "feedback" / s1 / ASSIGNMENT / NOTEBOOK.replace(".ipynb", ".html")).is_file(), (
+    feedback_html = hub.course / "feedback" / s1 / ASSIGNMENT / NOTEBOOK.replace(".ipynb", ".html")
+    assert feedback_html.is_file(), (
         graded.stdout[-3000:] + (hub.course / "grades.csv").read_text()
         + str(sorted(p.relative_to(hub.course) for p in (hub.course / "feedback").rglob("*"))))
     # After manual grading the feedback is rendered again with nbgrader's own command (here by
     # root with this run's interpreter: the hub's test environment borrows this run's packages for
-    # an older Debian Python, and some of them, soupsieve for one, need a newer 3.11). hub/README.md:
-    # root's files become group-writable, so any instructor can do it too; then they release it.
+    # an older Debian Python, and some of them, soupsieve for one, need a newer 3.11). As
+    # hub/README.md says, root's files become group-writable, so any instructor can do it too; then
+    # they release it.
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     again = subprocess.run(["nbgrader", "generate_feedback", ASSIGNMENT, "--force"], cwd=hub.course,
                            env=env, capture_output=True, text=True, timeout=300, check=False)

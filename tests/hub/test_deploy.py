@@ -1,6 +1,7 @@
-"""deploy/ for Kubernetes, checked as far as a machine without a cluster can: the Helm values use only
-keys of Zero to JupyterHub's values schema (deploy/z2jh-values-keys.txt, from the chart), the hub
-code in them does what deploy/README.md says, and the manifests and the image agree with them."""
+"""deploy/ for Kubernetes, checked as far as a machine without a cluster can: the Helm values use
+only keys of Zero to JupyterHub's values schema (deploy/z2jh-values-keys.txt, from the chart), the
+hub code in them does what deploy/README.md says, and the manifests and the image agree with
+them."""
 
 from __future__ import annotations
 
@@ -84,7 +85,8 @@ class FakeSpawner:
 
 
 def test_hub_code_gives_uids_and_the_course_to_instructors_only(values):
-    c = types.SimpleNamespace(JupyterHub=types.SimpleNamespace(), KubeSpawner=types.SimpleNamespace())
+    c = types.SimpleNamespace(JupyterHub=types.SimpleNamespace(),
+                              KubeSpawner=types.SimpleNamespace())
     for code in values["hub"]["extraConfig"].values():
         exec(compile(code, "extraConfig", "exec"), {"c": c})  # noqa: S102 (the hub does the same)
     assert "formgrade-ann-course" in c.JupyterHub.load_groups
@@ -110,7 +112,8 @@ def test_manifests_define_what_the_values_refer_to(values, manifests):
             assert m["spec"]["accessModes"] == ["ReadWriteMany"]  # shared by many pods
     used = {v["persistentVolumeClaim"]["claimName"]
             for v in values["singleuser"]["storage"]["extraVolumes"]}
-    used |= {"ann-course-folder"} if "ann-course-folder" in str(values["hub"]["extraConfig"]) else set()
+    if "ann-course-folder" in str(values["hub"]["extraConfig"]):
+        used.add("ann-course-folder")
     assert used <= claims and used
     url = values["hub"]["services"]["ann-course"]["url"]
     assert url == "http://ann-course-formgrader:9999"
@@ -123,7 +126,7 @@ def test_manifests_define_what_the_values_refer_to(values, manifests):
 
 
 def test_image_paths_exist_in_what_setup_hub_builds(values, tmp_path):
-    """The image runs `setup_hub.py --files-only --prefix /opt/ann-course`: the values' paths exist."""
+    """The image runs `setup_hub.py --files-only --prefix /opt/ann-course`: values' paths exist."""
     prefix = tmp_path / "opt"
     subprocess.run([sys.executable, str(REPO / "hub" / "setup_hub.py"), "--files-only",
                     "--prefix", str(prefix), "--python", sys.executable,

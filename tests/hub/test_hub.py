@@ -74,7 +74,8 @@ def test_the_course_folder_holds_nothing_git_ignores(hub):
     ignored = subprocess.run(["git", "-C", str(REPO), "check-ignore", "--no-index", "--stdin"],
                              input="\n".join(files), capture_output=True, text=True,
                              check=False).stdout.split()
-    assert not ignored, f"the class's course folder got ignored files of the checkout: {ignored[:10]}"
+    assert not ignored, (
+        f"the class's course folder got ignored files of the checkout: {ignored[:10]}")
 
 
 def test_each_user_has_their_own_server_under_their_own_uid(hub, sessions):
