@@ -49,7 +49,8 @@ def test_environment_yml_lists_the_same_packages_as_pyproject():
 
 
 def test_environment_yml_pins_python_311():
-    assert re.search(r"^\s*-\s*python=3\.11\s*$", (REPO / "environment.yml").read_text(), re.MULTILINE)
+    env = (REPO / "environment.yml").read_text()
+    assert re.search(r"^\s*-\s*python=3\.11\s*$", env, re.MULTILINE)
 
 
 def test_torch_is_pinned_to_the_local_cpu_build():
@@ -70,13 +71,15 @@ def test_ci_runs_the_readme_test_command():
 def test_makefile_targets_the_readme_promises():
     makefile = (REPO / "Makefile").read_text(encoding="utf-8")
     for target in ("lab", "test", "grade", "release", "clean", "lint"):
-        assert re.search(rf"^{target}:", makefile, re.MULTILINE), f"Makefile has no '{target}' target"
+        assert re.search(rf"^{target}:", makefile, re.MULTILINE), (
+            f"Makefile has no '{target}' target")
 
 
 def test_packages_are_installable():
     packages = _pyproject()["tool"]["setuptools"]["packages"]
     for pkg in packages:
-        assert (REPO / pkg / "__init__.py").is_file(), f"pyproject packages {pkg!r}, which is missing"
+        assert (REPO / pkg / "__init__.py").is_file(), (
+            f"pyproject packages {pkg!r}, which is missing")
 
 
 def _dry_run(*args: str) -> str:

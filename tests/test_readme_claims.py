@@ -112,8 +112,8 @@ FIRST = {
                             3: (BENCH, "1 thread (default)", "torch (float32)", 2)},
 }
 GRADING_HEADER = "quiz, 50"
-for key, col in (("50 submissions of the fixture quiz", 1), ("20 submissions of `01_activations`", 2),
-                 ("6 submissions of `06_mlp`", 3)):
+for key, col in (("50 submissions of the fixture quiz", 1),
+                 ("20 submissions of `01_activations`", 2), ("6 submissions of `06_mlp`", 3)):
     FIRST[key] = {1: (GRADING, GRADING_HEADER, "pipeline, 2 workers", col),
                   2: (GRADING, GRADING_HEADER, "plain `autograde` + `generate_feedback`", col),
                   3: (GRADING, GRADING_HEADER, "pipeline (2 workers) vs plain + feedback", col)}
@@ -206,8 +206,9 @@ def test_the_grading_kernel_reaches_no_port_of_the_machine_where_the_readme_says
         if name in ("root", "user namespaces"):
             inside = attempt("root" if name == "root" else "user")
             assert inside.startswith("refused"), (
-                f"mode {name!r}: a process in the grading kernel's namespaces reached the machine's "
-                f"127.0.0.1:{port} ({inside}), while README says only its own loopback is up")
+                f"mode {name!r}: a process in the grading kernel's namespaces reached the "
+                f"machine's 127.0.0.1:{port} ({inside}), while README says only its own loopback "
+                "is up")
         else:
             assert warning and "network" in warning, (name, warning)
 
@@ -235,7 +236,8 @@ def test_ci_installs_only_what_the_readme_names():
     arrays = re.findall(r"packages\+=\(([^)]*)\)", code)
     installed = {p for group in arrays for p in group.split()}
     assert "chromium" in installed, "README says CI installs Chromium when it is missing"
-    assert installed <= named, f".ci/run installs {sorted(installed - named)}, which README does not name"
+    assert installed <= named, (
+        f".ci/run installs {sorted(installed - named)}, which README does not name")
     assert re.findall(r"apt-get install[^\n]*", code) == [
         'apt-get install -y -qq "${packages[@]}" >/dev/null) \\'], (
         "every package .ci/run installs goes through its checked list")
@@ -275,7 +277,8 @@ def test_the_hub_proxy_is_pinned():
     """README and hub/README: the proxy make installs is the version package-lock.json pins."""
     wanted = json.loads((REPO / "package.json").read_text())["dependencies"]
     version = wanted["configurable-http-proxy"]
-    assert re.fullmatch(r"\d+\.\d+\.\d+", version), f"package.json must pin an exact version: {version}"
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version), (
+        f"package.json must pin an exact version: {version}")
     lock = json.loads((REPO / "package-lock.json").read_text())["packages"]
     assert lock["node_modules/configurable-http-proxy"]["version"] == version
     assert lock[""]["dependencies"] == wanted, "package-lock.json is stale: run npm install"

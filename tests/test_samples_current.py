@@ -27,4 +27,5 @@ def test_sample_matches_its_release(path: Path):
     assert not stale, f"{path.relative_to(REPO)} does not match today's release: {stale}"
     solution_markers = [c.get("id") for c in integrity.read_notebook(path).cells
                         if "### BEGIN SOLUTION" in c.source or "### END SOLUTION" in c.source]
-    assert not solution_markers, f"{path.relative_to(REPO)} has solution markers in {solution_markers}"
+    assert not solution_markers, (
+        f"{path.relative_to(REPO)} has solution markers in {solution_markers}")

@@ -2,8 +2,8 @@
 
 The table has one row per (sample, assignment) folder of ``samples/submitted/``: a sample missing
 from it, or a row naming a folder that does not exist, fails; so does a score that is not the sum of
-the sample's points in ``samples/expected/<assignment>.json`` or a maximum that is not the sum of the
-assignment's autograded points in ``solutions/<assignment>/``.
+the sample's points in ``samples/expected/<assignment>.json`` or a maximum that is not the sum of
+the assignment's autograded points in ``solutions/<assignment>/``.
 """
 
 from __future__ import annotations
