@@ -35,6 +35,7 @@ def main() -> int:
     answers, extra = C.disguise(cls["s007"][0], seed=3)
     cls["copy-of-s007"] = (answers, extra + cls["s007"][1])
     answers, extra = C.disguise(cls["s123"][0], seed=4)
+    answers["written_lr"] = cls["s123"][0]["written_lr"]  # as the class wrote it: common text
     cls["copy-of-s123"] = (answers, extra + [cls["s123"][1][0].replace("\n", "\n\n# check\n")])
     release = C.release()
     docs = {s: similarity.student_code(C.submission(a, e), release) for s, (a, e) in cls.items()}

@@ -1,20 +1,25 @@
 """Submissions of an assignment that are suspiciously alike, for a person to look at.
 
 ``python -m grader similarity`` (and the end of ``make grade``) compares, for every assignment, what
-each student wrote (their answer cells and the code cells they added) with every other student's,
-using copydetect's winnowing fingerprints (the method of MOSS, offline):
+each student wrote (their answer cells and the cells they added) with every other student's, using
+copydetect's winnowing fingerprints (the method of MOSS, offline), their code and their written text
+(markdown answers and notes) each on its own:
 
 - the code is tokenized and normalised first (every name becomes one symbol, comments, blank lines
   and spacing vanish), so renamed variables, moved functions, new comments or reformatting change
-  little; code added around a copy does not hide it, because a pair's similarity is the larger of
-  the two shares (how much of *either* student's own code is found in the other's);
+  little; written text is compared as it is (a copied paragraph with a few words changed still
+  shares most of its runs of characters);
+- code added around a copy does not hide it, because a part's similarity is the larger of the two
+  shares (how much of *either* student's own code, or text, is found in the other's), and a pair's
+  similarity is that of its code or of its text, whichever is flagged or higher;
 - the release's code (stubs, test cells, read-only cells) is boilerplate and never counts;
-- code that many students share is discounted (a fingerprint found in at least
-  ``common_fraction`` of the class, and in at least ``common_min_students`` submissions): short
-  answers such as a one-line sigmoid are written the same way by honest students;
-- a pair is *flagged* when its similarity reaches ``threshold`` and the two share at least
-  ``min_overlap`` characters of normalised code, so that a couple of identical short lines never
-  make a pair suspicious.
+- code that many students share is discounted: a fingerprint found in ``common_fraction`` of the
+  submissions, or in ``common_max_students`` of them in a large class, but always in at least
+  ``common_min_students`` (by default: 10 % of the class, at least 3 and at most 10 submissions).
+  Short answers such as a one-line sigmoid are written the same way by honest students;
+- a pair is *flagged* when the similarity of its code or of its text reaches ``threshold`` and the
+  two share at least ``min_overlap`` characters of it (of normalised code: every name counts as one),
+  so that a couple of identical short lines never make a pair suspicious.
 
 The settings are ``c.Similarity.*`` in ``grader_config.py``. Output, beside ``grades.csv``:
 ``similarity.csv`` (``assignment,student_a,student_b,similarity,flagged``, one row per pair that
@@ -54,13 +59,16 @@ class Similarity(Configurable):
                                "student's own code found in the other's) reaches this is flagged."
                       ).tag(config=True)
     min_overlap = Integer(120, help="...and only when the two share at least this many characters "
-                                    "of normalised code (every name counts as one character)."
+                                    "of it (normalised code: every name counts as one; text)."
                           ).tag(config=True)
     common_fraction = Float(0.1, help="Code found in at least this fraction of an assignment's "
                                       "submissions is common and never counts."
                             ).tag(config=True)
-    common_min_students = Integer(3, help="...and in at least this many submissions (code two "
-                                          "students share is what the comparison looks for)."
+    common_min_students = Integer(3, help="...but in at least this many submissions (code two "
+                                          "students share is what the comparison looks for)..."
+                                  ).tag(config=True)
+    common_max_students = Integer(10, help="...and code found in this many submissions is common "
+                                           "in any class (as MOSS's -m option, whose default is 10)."
                                   ).tag(config=True)
     noise_threshold = Integer(25, help="copydetect's k: matches shorter than this many characters "
                                        "of normalised code are never seen.").tag(config=True)
@@ -75,7 +83,7 @@ class Similarity(Configurable):
                              f"got {proposal['value']}")
         return proposal["value"]
 
-    @validate("min_overlap", "common_min_students")
+    @validate("min_overlap", "common_min_students", "common_max_students")
     def _non_negative(self, proposal):
         if proposal["value"] < 0:
             raise ValueError(f"Similarity.{proposal['trait'].name} must be >= 0, "
@@ -102,7 +110,7 @@ class Pair:
     student_a: str
     student_b: str
     similarity: float
-    overlap: int  # characters of normalised code the two share
+    overlap: int  # characters the two share (normalised code, or text) in the part that decided
     flagged: bool
     slices_a: np.ndarray = field(default=None, repr=False)  # 2 x N: shared regions in a's code
     slices_b: np.ndarray = field(default=None, repr=False)
@@ -112,12 +120,16 @@ class _Fingerprint:
     """What :func:`copydetect.compare_files` reads of a ``CodeFingerprint``, built with a stable
     hash and with boilerplate and common code removed (see :func:`compare`)."""
 
-    def __init__(self, code: str, k: int, window: int):
+    def __init__(self, text: str, k: int, window: int, *, code: bool = True, start: int = 0):
         from copydetect.utils import filter_code, winnow
 
-        self.raw_code = code
+        self.raw_code = text
         self.k = k
-        self.filtered_code, self.offsets = filter_code(code, "answers.py", "python")
+        self.start = start  # where ``text`` begins in the student's whole document
+        if code:
+            self.filtered_code, self.offsets = filter_code(text, "answers.py", "python")
+        else:  # written text is compared as it is
+            self.filtered_code, self.offsets = text, np.array([])
         hashes = _kgram_hashes(self.filtered_code, k)
         if len(hashes):
             self._hashes, self._idx = winnow(hashes, window, remove_duplicates=False)
@@ -166,9 +178,19 @@ def _kgram_hashes(text: str, k: int) -> np.ndarray:
     return h.view(np.int64)
 
 
+WRITTEN = "# ==== written answers and notes ===="
+
+
+def _source(cell) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
 def student_code(submitted, release) -> str:
-    """The code a student wrote in one notebook: their answer cells and every code cell of their own,
-    in notebook order, each under a comment naming it (comments never count in the comparison).
+    """What a student wrote in one notebook: the code of their answer cells and of every code cell
+    of their own, in notebook order, each under a comment naming it (comments never count), then,
+    under the line ``WRITTEN``, the text of their written answers and of markdown cells of their
+    own (compared as text, not normalised).
 
     Parameters
     ----------
@@ -178,9 +200,10 @@ def student_code(submitted, release) -> str:
     """
     answers = {cells.grade_id(c) for c in release.cells if cells.is_answer(c)}
     known = {cells.grade_id(c) for c in release.cells if cells.grade_id(c)}
-    parts = []
+    code, prose = [], []
     for index, cell in enumerate(submitted.get("cells", [])):
-        if cell.get("cell_type") != "code":
+        kind = cell.get("cell_type")
+        if kind not in ("code", "markdown"):
             continue
         gid = cells.grade_id(cell)
         if gid in answers:
@@ -189,27 +212,43 @@ def student_code(submitted, release) -> str:
             label = f"extra cell {index + 1}"
         else:
             continue  # a locked or test cell: the release's, restored before grading
-        source = cell.get("source", "")
-        source = "".join(source) if isinstance(source, list) else str(source)
-        parts.append(f"# ---- {label} ----\n{source.rstrip()}\n")
-    return "\n".join(parts)
+        (code if kind == "code" else prose).append(f"# ---- {label} ----\n{_source(cell).rstrip()}\n")
+    return join(["\n".join(code)], ["\n".join(prose)])
+
+
+def join(codes: list[str], proses: list[str]) -> str:
+    """One document of several notebooks' code and written parts (see :func:`student_code`)."""
+    code = "\n".join(c for c in codes if c)
+    prose = "\n".join(p for p in proses if p)
+    return f"{code}\n{WRITTEN}\n{prose}" if prose else code
+
+
+def split(doc: str) -> tuple[str, str]:
+    """(code, written text) of a document of :func:`student_code` or :func:`join`."""
+    code, _, prose = doc.partition(f"\n{WRITTEN}\n")
+    return code, prose
 
 
 def release_code(release) -> str:
-    """Every code cell of a release: stubs, read-only and test cells (boilerplate)."""
-    return "\n".join(c.source for c in release.cells if c.cell_type == "code")
+    """The boilerplate of a release, as a document like :func:`student_code`'s: its answer cells
+    as a student who wrote nothing would hand them in, every code cell (stubs, read-only and test
+    cells) and every markdown cell (the questions)."""
+    stubs_code, stubs_prose = split(student_code(release, release))  # labelled, as students'
+    code = "\n".join(c.source for c in release.cells if c.cell_type == "code")
+    prose = "\n".join(c.source for c in release.cells if c.cell_type == "markdown")
+    return join([stubs_code, code], [stubs_prose, prose])
 
 
 def compare(docs: dict[str, str], boilerplate: str = "", *, assignment: str = "",
             settings: Similarity | None = None) -> list[Pair]:
-    """Compare every two students' code.
+    """Compare every two students' code, and their written text, each part on its own.
 
     Parameters
     ----------
     docs : dict of str to str
-        student -> the code they wrote (see :func:`student_code`).
+        student -> what they wrote (see :func:`student_code` and :func:`join`).
     boilerplate : str
-        Code that never counts (the release's).
+        What never counts (the release's, see :func:`release_code`).
     assignment : str
         Written into each pair.
     settings : Similarity, optional
@@ -224,37 +263,52 @@ def compare(docs: dict[str, str], boilerplate: str = "", *, assignment: str = ""
     from copydetect import compare_files
 
     if not isinstance(docs, dict) or not all(isinstance(v, str) for v in docs.values()):
-        raise TypeError("docs must map each student to the code they wrote (a str)")
+        raise TypeError("docs must map each student to what they wrote (a str)")
     settings = settings or Similarity()
     k, window = settings.noise_threshold, settings.window
-    prints = {s: _Fingerprint(code, k, window) for s, code in sorted(docs.items())}
-    dropped = _Fingerprint(boilerplate, k, window).distinct() if boilerplate else set()
-    counts: dict[int, int] = {}
-    for fp in prints.values():
-        for h in fp.distinct():
-            counts[h] = counts.get(h, 0) + 1
-    common = max(settings.common_min_students,
-                 math.ceil(settings.common_fraction * len(prints)), 2)
-    dropped |= {h for h, n in counts.items() if n >= common}
-    for fp in prints.values():
-        fp.keep(dropped)
-    students = list(prints)
+    parts = {s: split(doc) for s, doc in sorted(docs.items())}
+    bp_code, bp_text = split(boilerplate)
+    prints = {}  # kind -> student -> fingerprint of that part of their document
+    for kind, index, base in (("code", 0, bp_code), ("text", 1, bp_text)):
+        prints[kind] = {
+            s: _Fingerprint(p[index], k, window, code=kind == "code",
+                            start=0 if kind == "code" else len(p[0]) + len(WRITTEN) + 2)
+            for s, p in parts.items()}
+        dropped = _Fingerprint(base, k, window, code=kind == "code").distinct() if base else set()
+        counts: dict[int, int] = {}
+        for fp in prints[kind].values():
+            for h in fp.distinct():
+                counts[h] = counts.get(h, 0) + 1
+        common = max(settings.common_min_students, 2,
+                     min(math.ceil(settings.common_fraction * len(parts)),
+                         settings.common_max_students))
+        dropped |= {h for h, n in counts.items() if n >= common}
+        for fp in prints[kind].values():
+            fp.keep(dropped)
+    students = list(parts)
     pairs = []
     for i, a in enumerate(students):
-        fa = prints[a]
-        if not fa.hashes:
-            continue
         for b in students[i + 1:]:
-            fb = prints[b]
-            if fa.hashes.isdisjoint(fb.hashes):
+            found = []  # (similarity, overlap, flagged, slices_a, slices_b) of each part
+            for kind in ("code", "text"):
+                fa, fb = prints[kind][a], prints[kind][b]
+                if not fa.hashes or fa.hashes.isdisjoint(fb.hashes):
+                    continue
+                overlap, (sim_a, sim_b), (slices_a, slices_b) = compare_files(fa, fb)
+                if overlap <= 0:
+                    continue
+                similarity = float(min(1.0, max(sim_a, sim_b)))
+                found.append((similarity, int(overlap),
+                              bool(similarity >= settings.threshold
+                                   and overlap >= settings.min_overlap),
+                              np.asarray(slices_a, dtype=int) + fa.start,
+                              np.asarray(slices_b, dtype=int) + fb.start))
+            if not found:
                 continue
-            overlap, (sim_a, sim_b), (slices_a, slices_b) = compare_files(fa, fb)
-            similarity = float(min(1.0, max(sim_a, sim_b)))
-            if overlap <= 0:
-                continue
-            flagged = bool(similarity >= settings.threshold and overlap >= settings.min_overlap)
-            pairs.append(Pair(assignment, a, b, similarity, int(overlap), flagged,
-                              slices_a, slices_b))
+            best = max(found, key=lambda f: (f[2], f[0]))
+            pairs.append(Pair(assignment, a, b, best[0], best[1], any(f[2] for f in found),
+                              np.hstack([f[3] for f in found]),
+                              np.hstack([f[4] for f in found])))
     pairs.sort(key=lambda p: (-p.similarity, p.student_a, p.student_b))
     return pairs
 
@@ -279,7 +333,8 @@ def read_assignment(sources: list[Path], release_dir: Path) -> tuple[dict[str, s
 
     releases = {p.name: nbformat.read(p, as_version=4)
                 for p in sorted(release_dir.glob("*.ipynb"))}
-    boilerplate = "\n".join(release_code(nb) for nb in releases.values())
+    parts = [split(release_code(nb)) for nb in releases.values()]
+    boilerplate = join([c for c, _ in parts], [p for _, p in parts])
     docs, skipped = {}, []
     assignment = release_dir.name
     for source in sources:
@@ -289,13 +344,16 @@ def read_assignment(sources: list[Path], release_dir: Path) -> tuple[dict[str, s
             folder = student / assignment
             if student.name in docs or not folder.is_dir():
                 continue
-            parts = []
+            codes, proses = [], []
             for name, release in releases.items():
                 try:
-                    parts.append(student_code(read_notebook(folder / name), release))
+                    code, prose = split(student_code(read_notebook(folder / name), release))
                 except SubmissionUnreadable as exc:
                     skipped.append(f"{student.name}/{assignment}: {exc}")
-            docs[student.name] = "\n".join(p for p in parts if p)
+                    continue
+                codes.append(code)
+                proses.append(prose)
+            docs[student.name] = join(codes, proses)
     return docs, boilerplate, skipped
 
 

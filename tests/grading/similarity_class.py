@@ -20,6 +20,29 @@ TEST = ("# Checks sigmoid and accuracy on small inputs.\n"
         "assert accuracy(w, b, np.ones((4, 2)), np.array([1, 1, 0, 0])) == 0.5\n")
 QUESTIONS = ("sigmoid", "numerical_gradient", "train", "accuracy")
 STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
+WRITTEN_QUESTION = ("**Written (2 points).** Why does gradient descent diverge when the learning "
+                    "rate is too large? Answer in a few sentences.")
+WRITTEN = {
+    "ana": "Each step moves the weights by lr times the gradient. If lr is larger than about "
+           "2 divided by the largest curvature of the loss, the step overshoots the minimum by "
+           "more than it started from, so the distance to the minimum grows every step and "
+           "the loss blows up.",
+    "ben": "With a big learning rate we jump over the valley. Near the minimum the loss looks "
+           "like a parabola; a step that is too long lands higher up on the other side, the "
+           "gradient there is even steeper, and the next jump is longer again. This feedback "
+           "makes the iterates oscillate with growing amplitude.",
+    "chen": "For a quadratic loss the update multiplies the error by (1 - lr * h), where h is "
+            "the second derivative. Whenever |1 - lr * h| > 1, i.e. lr > 2 / h, the error is "
+            "amplified instead of shrunk, so it diverges exponentially; in several dimensions "
+            "the largest eigenvalue of the Hessian decides.",
+    "dora": "Gradient descent assumes the gradient stays roughly constant over one step. A too "
+            "large learning rate breaks that assumption: the linear approximation is no longer "
+            "valid over the step, the new point can have a larger loss than the old one, and "
+            "repeating this makes the parameters run off to infinity (we saw nan in the plot).",
+    "emil": "Too large a learning rate means the update overshoots. I tried lr = 0.5 and 5 on "
+            "the example: with 5 the loss went 3, 40, 900, ... Each overshoot gives a larger "
+            "gradient and hence an even larger step, so it never settles down and diverges.",
+}
 SIGMOID = "def sigmoid(z):\n    return 1 / (1 + np.exp(-z))\n"
 
 HONEST = {
@@ -240,6 +263,12 @@ def release() -> nbformat.NotebookNode:
                                                       "grade": False, "solution": True,
                                                       "locked": False, "grade_id": q,
                                                       "schema_version": 3}}))
+    nb.cells.append(nbformat.v4.new_markdown_cell(WRITTEN_QUESTION, metadata={"nbgrader": {
+        "grade": False, "solution": False, "locked": True, "grade_id": "written_lr_text",
+        "schema_version": 3}}))
+    nb.cells.append(nbformat.v4.new_markdown_cell("YOUR ANSWER HERE", metadata={"nbgrader": {
+        "grade": True, "solution": True, "locked": False, "grade_id": "written_lr", "points": 2,
+        "schema_version": 3}}))
     nb.cells.append(nbformat.v4.new_code_cell(TEST, metadata={"nbgrader": {
         "grade": True, "solution": False, "locked": True, "grade_id": "test_all", "points": 2,
         "schema_version": 3}}))
@@ -260,7 +289,16 @@ def submission(answers: dict[str, str], extra: list[str] = ()) -> nbformat.Noteb
 
 
 def honest(name: str) -> dict[str, str]:
-    return {"sigmoid": SIGMOID, **HONEST[name]}
+    return {"sigmoid": SIGMOID, **HONEST[name], "written_lr": WRITTEN[name]}
+
+
+def reword(text: str) -> str:
+    """A copied written answer, lightly edited: a few words swapped, other line breaks."""
+    swaps = {"the loss": "the cost", "step": "update", "large": "big", "so ": "hence ",
+             "gradient": "slope", "minimum": "optimum", "every": "each"}
+    for old, new in swaps.items():
+        text = text.replace(old, new, 1)
+    return text.replace(". ", ".\n\n")
 
 
 def disguise(answers: dict[str, str], seed: int = 1) -> tuple[dict[str, str], list[str]]:
@@ -279,6 +317,9 @@ def disguise(answers: dict[str, str], seed: int = 1) -> tuple[dict[str, str], li
                "ys": "yp", "loss": "cross_entropy"}
     out = {}
     for q, code in answers.items():
+        if q.startswith("written"):
+            out[q] = reword(code)
+            continue
         for old, new in renames.items():
             code = re.sub(rf"\b{old}\b", new, code)
         # comments, and blank lines doubled or removed
@@ -329,13 +370,14 @@ def generated_class(n: int, seed: int = 0) -> dict[str, tuple[dict[str, str], li
     out = {}
     for i in range(n):
         answers = {"sigmoid": SIGMOID}
+        answers["written_lr"] = WRITTEN[rnd.choice(names)]
         for q in QUESTIONS[1:]:
             code = HONEST[rnd.choice(names)][q]
             for old in rnd.sample(["x", "w", "b", "eps", "epoch", "lr"], 2):
                 code = re.sub(rf"\b{old}\b", f"{old}_{rnd.randint(1, 9)}", code)
             answers[q] = code
-        statements = [rnd.choice(_EXPLORE).format(a=rnd.randint(2, 99), b=rnd.randint(2, 99),
-                                                  c=rnd.randint(2, 9))
+        statements = [rnd.choice(_EXPLORE).format(a=rnd.randint(10, 9999),
+                                                  b=rnd.randint(10, 9999), c=rnd.randint(2, 9))
                       for _ in range(rnd.randint(6, 10))]
         out[f"s{i:03d}"] = (answers, ["\n".join(statements)])
     return out

@@ -114,6 +114,27 @@ def test_code_many_students_share_is_discounted(honest):
         "a helper five of five students share is common code and must not count")
 
 
+def test_a_copied_written_answer_is_flagged_though_the_code_is_the_students_own(honest):
+    """A paragraph copied with a few words changed, in a submission whose code is independent."""
+    answers = {**C.honest("dora"), "written_lr": C.reword(C.WRITTEN["chen"])}
+    assert answers["written_lr"] != C.WRITTEN["chen"]
+    docs = {**{n: honest[n] for n in ("ana", "ben", "chen", "emil")}, "dora": _doc(answers)}
+    assert _flagged(similarity.compare(docs, RELEASE)) == {("chen", "dora")}
+    pair = {k: docs[k] for k in ("chen", "dora")}
+    assert _flagged(similarity.compare(pair, RELEASE)) == {("chen", "dora")}
+
+
+def test_copied_code_is_flagged_though_the_written_answers_differ(honest):
+    answers = {**C.honest("ana"), "written_lr": C.WRITTEN["emil"]}
+    pair = {"ana": honest["ana"], "copier": _doc(answers)}
+    assert _flagged(similarity.compare(pair, RELEASE)) == {("ana", "copier")}
+
+
+def test_the_question_pasted_into_an_answer_never_counts():
+    docs = {s: _doc({"written_lr": f"{C.WRITTEN_QUESTION}\n\nI am not sure."}) for s in "ab"}
+    assert not _flagged(similarity.compare(docs, RELEASE))
+
+
 def test_the_release_code_never_counts():
     """Students who left the stubs and pasted the release's test cell into a cell of their own."""
     docs = {s: _doc({}, [C.TEST, C.SETUP]) for s in ("a", "b", "c")}
@@ -126,10 +147,12 @@ def test_student_code_keeps_answers_and_own_cells_only():
     nb = C.submission({"sigmoid": C.SIGMOID}, ["print('mine')"])
     nb.cells[0].source = "import os  # an edited locked cell: the release's is graded"
     nb.cells.append(nbformat.v4.new_markdown_cell("my notes"))
-    code = similarity.student_code(nb, C.release())
+    code, text = similarity.split(similarity.student_code(nb, C.release()))
     assert "return 1 / (1 + np.exp(-z))" in code and "print('mine')" in code
     assert "import os" not in code and "Checks sigmoid" not in code and "my notes" not in code
     assert "# ---- sigmoid ----" in code and "# ---- extra cell" in code
+    assert "my notes" in text and "YOUR ANSWER HERE" in text, "written answers and own notes"
+    assert "Why does gradient descent diverge" not in text, "the question is the release's"
 
 
 def test_numbers_are_the_same_in_every_process():
@@ -249,6 +272,7 @@ def test_a_class_of_300_is_compared_and_the_planted_copies_found():
     answers, extra = C.disguise(cls["s007"][0], seed=3)
     cls["copy-of-s007"] = (answers, extra + cls["s007"][1])
     answers, extra = C.disguise(cls["s123"][0], seed=4)
+    answers["written_lr"] = cls["s123"][0]["written_lr"]  # as the class wrote it: common text
     cls["copy-of-s123"] = (answers, extra + [cls["s123"][1][0].replace("\n", "\n\n# check\n")])
     docs = {s: _doc(a, e) for s, (a, e) in cls.items()}
     start, cpu = time.perf_counter(), time.process_time()
