@@ -15,6 +15,7 @@ function                    returns                          task
 ``make_driven_oscillator``  t (n_times,), X, X_clean         forecasting a driven, damped oscillator
 ``make_pendulum_period``    θ₀ (n, 1) in rad, T (n,) in s    regression of the period T(θ₀)
 ``make_invariant_mass``     X (n, 4), y (n,) in {0, 1}       a resonance (signal) against background
+``make_pulse_traces``       traces (n, length), starts, amps counting overlapping detector pulses
 ==========================  ===============================  =====================================
 """
 
@@ -34,6 +35,7 @@ __all__ = [
     "make_oscillator_traces",
     "make_pendulum_period",
     "make_playground",
+    "make_pulse_traces",
     "pendulum_period",
     "small_angle_period",
     "train_test_split",
@@ -442,6 +444,78 @@ def make_invariant_mass(n_signal=500, n_background=1500, mass=91.19, width=2.5, 
     y = np.r_[np.ones(n_sig), np.zeros(n_bkg)].astype(np.int64)
     order = rng.permutation(len(y))
     return X[order], y[order]
+
+
+def make_pulse_traces(counts, length=128, tau=6.0, noise=0.15, amplitude=(1.0, 1.0), min_gap=3,
+                      seed=0):
+    """Digitised detector traces: pulses with a sharp rise and an exponential decay, on noise.
+
+    Each trace is sampled every 1 ns. A pulse starting at sample ``s`` with amplitude ``a`` adds
+    ``a·exp(−(t − s)/τ)`` for ``t ≥ s``; pulses may overlap (a later one rides on the tail of an
+    earlier one) but start at least ``min_gap`` samples apart, so that each one's rise can be seen.
+    Starts are drawn uniformly from samples 5 to ``length − 21``; Gaussian noise of standard
+    deviation ``noise`` is added to every sample.
+
+    Parameters
+    ----------
+    counts : int or array_like of int, shape (n_traces,)
+        The number of pulses in each trace (an int makes a single trace).
+    length : int, default 128
+        Samples per trace, at least 32.
+    tau : float, default 6.0
+        Decay time in ns (samples).
+    noise : float, default 0.15
+        Standard deviation of the noise, in units of a pulse's amplitude of 1.
+    amplitude : (float, float), default (1.0, 1.0)
+        Each pulse's amplitude is drawn uniformly from this range (equal values: fixed).
+    min_gap : int, default 3
+        Smallest distance in samples between two starts in a trace.
+    seed : int, default 0
+
+    Returns
+    -------
+    traces : ndarray of shape (n_traces, length)
+    starts : ndarray of shape (n_traces, max(counts)), int
+        The start samples of each trace's pulses in increasing order, padded with −1.
+    amplitudes : ndarray of shape (n_traces, max(counts))
+        The pulses' amplitudes, in the order of ``starts``, padded with 0.
+    """
+    single = isinstance(counts, (int, np.integer)) and not isinstance(counts, bool)
+    counts_arr = np.atleast_1d(np.asarray(counts))
+    if counts_arr.ndim != 1 or counts_arr.size == 0 or not np.issubdtype(counts_arr.dtype, np.integer):
+        raise TypeError(f"counts must be an integer or a 1-D array of integers, got {counts!r}")
+    if np.any(counts_arr < 0):
+        raise ValueError(f"counts must be non-negative, got {counts_arr.min()}")
+    length = _n(length, "length", 32)
+    min_gap = _n(min_gap, "min_gap", 1)
+    tau = check_number(tau, "tau", positive=True)
+    noise = check_number(noise, "noise", nonnegative=True)
+    if not isinstance(amplitude, (tuple, list)) or len(amplitude) != 2:
+        raise ValueError(f"amplitude must be a pair (low, high), got {amplitude!r}")
+    a_lo, a_hi = (check_number(v, "amplitude", positive=True) for v in amplitude)
+    if a_lo > a_hi:
+        raise ValueError(f"amplitude must be (low, high) with low <= high, got {amplitude!r}")
+    window = np.arange(5, length - 20)
+    most = int(counts_arr.max())
+    if most > 0 and (most - 1) * min_gap >= window.size:
+        raise ValueError(f"{most} pulses {min_gap} samples apart do not fit in a trace of {length}")
+    rng = _rng(seed)
+    t = np.arange(length)
+    traces = noise * rng.normal(size=(counts_arr.size, length))
+    starts = np.full((counts_arr.size, most), -1, dtype=np.int64)
+    amps = np.zeros((counts_arr.size, most))
+    for i, c in enumerate(counts_arr):
+        # uniform over all start sets at least min_gap apart: draw from a window shortened by the
+        # gaps, then spread the sorted draws out by (min_gap - 1) per earlier pulse
+        short = window[:window.size - (int(c) - 1) * (min_gap - 1)] if c > 0 else window
+        s = np.sort(rng.choice(short, size=int(c), replace=False)) + (min_gap - 1) * np.arange(c)
+        a = rng.uniform(a_lo, a_hi, int(c))
+        starts[i, :c], amps[i, :c] = s, a
+        for si, ai in zip(s, a):
+            traces[i] += ai * np.where(t >= si, np.exp(-(t - si) / tau), 0.0)
+    if single:
+        return traces[0], starts[0], amps[0]
+    return traces, starts, amps
 
 
 def train_test_split(X, y, test_size=0.25, seed=0, stratify=None):

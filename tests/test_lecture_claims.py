@@ -12,7 +12,6 @@ import ast
 import re
 
 import nbformat
-import pytest
 from coursekit import REPO
 
 LECTURES = REPO / "lectures"
@@ -183,3 +182,24 @@ def test_07_vae_checks_the_gradient_through_the_log_variance():
     assert "assert encoder.weight.grad is not None" not in source, "that assert cannot fail"
     assert re.search(r"assert .*logvar\.grad", source), (
         "the reparameterisation is checked by the gradient that reaches the log-variance")
+
+
+def test_07_pulse_counter_is_compared_with_the_trace_sum_baseline():
+    c = cells("07_building_blocks_architectures")
+    source = c["cnn"].source
+    assert "polyfit" in source and ".sum(axis=1)" in source, (
+        "the one-number baseline: the trace's sum, a straight line fitted on the training traces")
+    assert re.search(r"assert acc_cnn > acc_baseline \+ 0\.\d", source), (
+        "the CNN's margin over the baseline is asserted, not only its accuracy")
+    for m in re.finditer(r"assert acc_cnn > (0\.\d+)", source):
+        assert float(m.group(1)) >= 0.9, "an accuracy check low enough to miss a collapse proves nothing"
+    generated = calls(source, "make_pulse_traces")
+    assert generated, "the traces come from nnlib.datasets.make_pulse_traces"
+    amplitude = next(k.value for k in generated[0].keywords if k.arg == "amplitude")
+    low, high = ast.literal_eval(amplitude)
+    assert high >= 2 * low, "varying amplitudes, so that the sum does not tell the count"
+    text = markdown("07_building_blocks_architectures")
+    assert "learnt its own edge detectors" not in text, "only some kernels are edge-like: say what is true"
+    kernels = c["cnn-kernels"].source
+    assert re.search(r"assert 0 < n_kind\[\"rise\"\] < len\(kernels\)", kernels), (
+        "the kernels' description is checked against the trained kernels")

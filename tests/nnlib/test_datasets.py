@@ -170,6 +170,47 @@ def test_train_test_split_stratifies_by_y_or_by_an_array():
     assert len(set(unstratified)) > 1
 
 
+# --- detector pulses --------------------------------------------------------------------------------
+
+def test_pulse_traces_are_the_sum_of_their_pulses_plus_noise():
+    counts = np.array([0, 1, 2, 3, 3])
+    traces, starts, amps = D.make_pulse_traces(counts, amplitude=(0.5, 2.0), min_gap=5, noise=0.0,
+                                               tau=6.0, seed=4)
+    assert traces.shape == (5, 128) and starts.shape == amps.shape == (5, 3)
+    t = np.arange(128)
+    for trace, c, s, a in zip(traces, counts, starts, amps):
+        assert np.all(s[:c] >= 5) and np.all(s[:c] <= 107) and np.all(s[c:] == -1) and np.all(a[c:] == 0)
+        assert np.all(np.diff(s[:c]) >= 5)                      # starts in order, at least min_gap apart
+        assert np.all((a[:c] >= 0.5) & (a[:c] <= 2.0))
+        expected = sum(ai * np.where(t >= si, np.exp(-(t - si) / 6.0), 0.0) for si, ai in zip(s[:c], a[:c]))
+        assert np.allclose(trace, expected)                    # noise=0: exactly the pulses, overlaps added
+    assert np.all(traces[0] == 0)
+
+
+def test_pulse_traces_noise_seeding_and_fixed_amplitude():
+    traces, starts, _ = D.make_pulse_traces(np.zeros(400, dtype=int), noise=0.15, seed=0)
+    assert starts.shape == (400, 0) and abs(traces.std() - 0.15) < 0.005 and abs(traces.mean()) < 0.005
+    one, s1, a1 = D.make_pulse_traces(2, seed=7)
+    again, s2, _ = D.make_pulse_traces(2, seed=7)
+    assert one.shape == (128,) and np.array_equal(one, again) and np.array_equal(s1, s2)
+    assert np.all(a1 == 1.0)                                   # the default amplitude is fixed at 1
+    assert not np.array_equal(one, D.make_pulse_traces(2, seed=8)[0])
+
+
+def test_varying_amplitudes_break_the_trace_sum_as_a_pulse_counter():
+    """The lecture's point: with equal amplitudes the sum counts pulses, with varying ones it cannot."""
+    counts = np.random.default_rng(0).integers(0, 4, 2000)
+
+    def sum_rule_accuracy(amplitude):
+        traces, _, _ = D.make_pulse_traces(counts, amplitude=amplitude, min_gap=5, noise=0.1, seed=1)
+        slope, offset = np.polyfit(traces[:1000].sum(axis=1), counts[:1000], 1)
+        guess = np.clip(np.round(slope * traces[1000:].sum(axis=1) + offset), 0, 3)
+        return np.mean(guess == counts[1000:])
+
+    assert sum_rule_accuracy((1.0, 1.0)) > 0.95
+    assert sum_rule_accuracy((0.5, 2.0)) < 0.85
+
+
 @pytest.mark.parametrize("call,error,match", [
     (lambda: D.make_playground("moons"), ValueError, "name must be one of"),
     (lambda: D.make_playground("xor", noise=20), ValueError, "noise must be between 0 and 0.5"),
@@ -194,6 +235,13 @@ def test_train_test_split_stratifies_by_y_or_by_an_array():
     (lambda: D.make_invariant_mass(0, 0), ValueError, "must be positive"),
     (lambda: D.make_invariant_mass(n_signal=-5), ValueError, "n_signal must be at least 0"),
     (lambda: D.make_invariant_mass(width=0.0), ValueError, "width must be positive"),
+    (lambda: D.make_pulse_traces(-1), ValueError, "counts must be non-negative"),
+    (lambda: D.make_pulse_traces(1.5), TypeError, "counts must be an integer"),
+    (lambda: D.make_pulse_traces(2, amplitude=(2.0, 1.0)), ValueError, "low <= high"),
+    (lambda: D.make_pulse_traces(2, amplitude=1.0), ValueError, "amplitude must be a pair"),
+    (lambda: D.make_pulse_traces(2, tau=0.0), ValueError, "tau must be positive"),
+    (lambda: D.make_pulse_traces(2, length=16), ValueError, "length must be at least 32"),
+    (lambda: D.make_pulse_traces(40, min_gap=5), ValueError, "do not fit"),
     (lambda: D.train_test_split(np.ones((3, 1)), np.ones(2)), ValueError, "same number of samples"),
     (lambda: D.train_test_split(np.ones((4, 1)), np.ones(4), test_size=1.5), ValueError,
      "test_size must be a fraction"),
