@@ -12,8 +12,9 @@ copydetect's winnowing fingerprints (the method of MOSS, offline), their code an
 - code added around a copy does not hide it, because a part's similarity is the larger of the two
   shares (how much of *either* student's own code, or text, is found in the other's), and a pair's
   similarity is that of its code or of its text, whichever is flagged or higher;
-- the release's code (stubs, test cells, read-only cells) is boilerplate and never counts;
-- code that many students share is discounted: a fingerprint found in ``common_fraction`` of the
+- the release's code and text (stubs, test and read-only cells, questions) are boilerplate and
+  never count;
+- what many students share is discounted: a fingerprint found in ``common_fraction`` of the
   submissions, or in ``common_max_students`` of them in a large class, but always in at least
   ``common_min_students`` (by default: 10 % of the class, at least 3 and at most 10 submissions).
   Short answers such as a one-line sigmoid are written the same way by honest students;
@@ -23,7 +24,7 @@ copydetect's winnowing fingerprints (the method of MOSS, offline), their code an
 
 The settings are ``c.Similarity.*`` in ``grader_config.py``. Output, beside ``grades.csv``:
 ``similarity.csv`` (``assignment,student_a,student_b,similarity,flagged``, one row per pair that
-shares any code after the discounts, most similar first) and ``similarity/<assignment>.html``, the
+shares anything after the discounts, most similar first) and ``similarity/<assignment>.html``, the
 flagged pairs side by side with the shared regions highlighted. :mod:`grader.report` adds a finding
 to each flagged student's row of ``grades.csv`` (status *needs review*, naming the other student).
 Nothing is ever deducted: a person looks and decides.
