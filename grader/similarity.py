@@ -469,9 +469,10 @@ def write_html(path: Path, assignment: str, pairs: list[Pair], docs: dict[str, s
            f"<h1>Similar submissions: {esc(assignment)}</h1>",
            (f"<p>{len(docs)} submission(s) compared; {len(flagged)} pair(s) flagged "
            f"(similarity &ge; {settings.threshold:g} and at least {settings.min_overlap} shared "
-           "characters of normalised code). Only what students wrote is compared; the release's "
-           "code and code found in many submissions never count. A flag asks a person to look: "
-           "nothing is deducted.</p>")]
+           "characters of normalised code, or of written text). Only what students wrote is "
+           "compared, code and text each on its own; the release's code and text and what many "
+           "submissions share never count. A flag asks a person to look: nothing is deducted."
+           "</p>")]
     if flagged:
         out.append("<table><tr><th>student a</th><th>student b</th><th>similarity</th></tr>")
         out += [f"<tr><td><a href='#pair-{i}'>{esc(p.student_a)}</a></td>"
