@@ -6,7 +6,9 @@ full marks on every autograded question and its written answers wait for a perso
 release gets zero everywhere, written answers included (nbgrader recognises the unchanged stub); and
 each bundled sample submission in ``samples/`` gets exactly the per-question scores recorded in
 ``samples/expected/<assignment>.json`` (autograded questions only) while its written answers wait for
-manual grading.
+manual grading. Correct work that gives a warning keeps its points: in every assignment the sample
+``sample-correct-warning`` has full marks, its warnings shown on stdout and nothing on stderr (which
+nbgrader would count as a failed test).
 
 Written answers: every assignment has at least one manually graded answer, and each has a rubric in
 its question's read-only cell, inside a hidden-tests region. The rubric must never reach the
@@ -35,7 +37,10 @@ from coursekit import (
     submit,
 )
 
+from nnlib.testing import PREFIX as WARNING_PREFIX
+
 ASSIGNMENTS = assignment_names()
+WARNING_SAMPLE = "sample-correct-warning"  # correct answers that warn, in every assignment
 PARAMS = ASSIGNMENTS  # conftest.work_unit schedules each assignment as one unit
 _GRADED: dict[str, tuple] = {}
 
@@ -166,6 +171,39 @@ def test_samples_score_as_expected(assignment, tmp_path_factory):
                        or result[student][gid]["auto_score"] is not None}
         assert not not_waiting, (f"{student} wrote answers to {sorted(manual)} of {assignment}; "
                                  f"they must wait for manual grading: {not_waiting}")
+
+
+@pytest.mark.grading
+@pytest.mark.parametrize("assignment", PARAMS)
+def test_a_warning_of_correct_code_is_shown_and_costs_nothing(assignment, tmp_path_factory):
+    """nbgrader scores a test cell 0 for any output on stderr, where Python's warnings go. Every
+    assignment's setup cell sends them to stdout (nnlib.testing.warnings_to_stdout), so correct work
+    that warns keeps its points: each assignment has a sample, WARNING_SAMPLE, whose correct answers
+    give warnings (in test cells or scratch cells), and autograded it has full marks, nothing on
+    stderr and the warnings shown on stdout."""
+    submitted = REPO / "samples" / "submitted" / WARNING_SAMPLE / assignment
+    assert submitted.is_dir(), (f"{assignment} needs a sample {WARNING_SAMPLE}: correct answers that "
+                                "give a warning, which must keep full marks")
+    course, result = graded(assignment, tmp_path_factory)
+    auto, _ = _ids(assignment)
+    lost = {gid: (result[WARNING_SAMPLE][gid]["score"], result[WARNING_SAMPLE][gid]["max_score"])
+            for gid in auto
+            if result[WARNING_SAMPLE][gid]["score"] != result[WARNING_SAMPLE][gid]["max_score"]}
+    assert not lost, f"correct work that warns lost points on {assignment} (score, max): {lost}"
+    shown, on_stderr = [], []
+    for nb in notebooks(course / "autograded" / WARNING_SAMPLE / assignment):
+        for cell in load_json(nb)["cells"]:
+            for out in cell.get("outputs", []):
+                if out.get("output_type") != "stream":
+                    continue
+                text = "".join(out["text"]) if isinstance(out["text"], list) else out["text"]
+                if out["name"] == "stderr":
+                    on_stderr.append(f"{cell.get('id')}: {text[:200]}")
+                elif WARNING_PREFIX in text:
+                    shown.append(cell.get("id"))
+    assert not on_stderr, f"{WARNING_SAMPLE} wrote to stderr on {assignment}: {on_stderr}"
+    assert shown, (f"no warning of {WARNING_SAMPLE} was shown on stdout on {assignment}: its answers "
+                   "must give one, and the setup cell must call warnings_to_stdout()")
 
 
 @pytest.mark.parametrize("assignment", PARAMS)
