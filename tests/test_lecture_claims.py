@@ -203,3 +203,10 @@ def test_07_pulse_counter_is_compared_with_the_trace_sum_baseline():
     kernels = c["cnn-kernels"].source
     assert re.search(r"assert 0 < n_kind\[\"rise\"\] < len\(kernels\)", kernels), (
         "the kernels' description is checked against the trained kernels")
+
+
+def test_07_examples_slide_use_cases_are_remarked():
+    text = re.sub(r"\s+", " ", cells("07_building_blocks_architectures")["map-md"].source)
+    assert '"U-Net is an improved CNN"' in text and "dense" in text, (
+        "the slide's 'U-Net is an improved CNN' gets a remark: a CNN for dense outputs")
+    assert "stop words" in text, "the Transformer line's stop-word example gets a remark"
