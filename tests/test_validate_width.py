@@ -19,12 +19,14 @@ from pathlib import Path
 import nbformat
 from coursekit import BIN, REPO
 
-SAMPLE = REPO / "samples" / "submitted" / "sample-global-max" / "02_single_layer" / "single_layer.ipynb"
-SAMPLE_HINT = ("AssertionError: softmax is not stable: every row works alone, but not in a batch: the "
-               "constant you subtract is shared by the whole batch (Z.max()), so in a row far below it "
-               "every exp underflows to 0 and the row is 0/0; subtract each row's own maximum")
-LONG = ("this message is one line of more than ninety characters, as many tests in the course write "
-        "them, and it must reach the student whole, down to its last word: end")
+SAMPLE = (REPO / "samples" / "submitted" / "sample-global-max" / "02_single_layer"
+          / "single_layer.ipynb")
+SAMPLE_HINT = ("AssertionError: softmax is not stable: every row works alone, but not in a batch: "
+               "the constant you subtract is shared by the whole batch (Z.max()), so in a row far "
+               "below it every exp underflows to 0 and the row is 0/0; subtract each row's own "
+               "maximum")
+LONG = ("this message is one line of more than ninety characters, as many tests in the course "
+        "write them, and it must reach the student whole, down to its last word: end")
 
 
 def validate(notebook: Path) -> str:

@@ -1,11 +1,11 @@
 """A test's hint reaches the student whole in JupyterLab's Validate dialog.
 
-nbgrader's Validate cut each line of an error at 90 characters (``Validator.width``), so the course's
-hints, single lines of a few hundred characters, ended mid-sentence. Here a student's 02 notebook
-whose softmax subtracts one maximum for the whole batch is validated with the toolbar button in
-headless Chromium: the dialog must hold the whole hint (longer than 90 characters), and every line of
-it must lie inside the dialog: the dialog does not wrap long lines, so the test cells break their
-messages into short lines (nnlib.testing.hint). (`nbgrader validate`, the same check on
+nbgrader's Validate cut each line of an error at 90 characters (``Validator.width``), so the
+course's hints, single lines of a few hundred characters, ended mid-sentence. Here a student's 02
+notebook whose softmax subtracts one maximum for the whole batch is validated with the toolbar
+button in headless Chromium: the dialog must hold the whole hint (longer than 90 characters), and
+every line of it must lie inside the dialog: the dialog does not wrap long lines, so the test cells
+break their messages into short lines (nnlib.testing.hint). (`nbgrader validate`, the same check on
 the command line, is covered in tests/test_validate_width.py.)
 """
 
@@ -19,16 +19,17 @@ pytestmark = pytest.mark.e2e
 
 EXERCISE = "exercises/02_single_layer/single_layer.ipynb"
 SAMPLE = "samples/submitted/sample-global-max/02_single_layer/single_layer.ipynb"
-HINT = ("every row works alone, but not in a batch: the constant you subtract is shared by the whole "
-        "batch (Z.max()), so in a row far below it every exp underflows to 0 and the row is 0/0; "
-        "subtract each row's own maximum")
+HINT = ("every row works alone, but not in a batch: the constant you subtract is shared by the "
+        "whole batch (Z.max()), so in a row far below it every exp underflows to 0 and the row is "
+        "0/0; subtract each row's own maximum")
 
 # The screen rectangles of the hint's text (its words in order, whatever the line breaks between
 # them), and of the dialog, to check that no part of the hint lies outside what the dialog shows (a
 # <pre> does not wrap: a line longer than the dialog runs off its right edge).
 HINT_BOXES = """([words, selector]) => {
   const dialog = document.querySelector(selector);
-  const pattern = new RegExp(words.map(w => w.replace(/[.*+?^${}()|[\\]\\\\]/g, '\\\\$&')).join('\\\\s+'));
+  const pattern = new RegExp(
+    words.map(w => w.replace(/[.*+?^${}()|[\\]\\\\]/g, '\\\\$&')).join('\\\\s+'));
   const walker = document.createTreeWalker(dialog, NodeFilter.SHOW_TEXT);
   let node;
   while ((node = walker.nextNode())) {
@@ -55,10 +56,11 @@ def test_validate_dialog_shows_a_long_hint_whole(page, lab, course, shot):
         dialog = validate(page, nb)
         text = dialog.inner_text()
         assert dialog.locator(".validation-failed").count() == 1, text
-        assert HINT in " ".join(text.split()), f"the dialog does not show the whole hint:\n{text}"
+        assert HINT in " ".join(text.split()), (
+            f"the dialog does not show the whole hint:\n{text}")
         boxes = page.evaluate(HINT_BOXES, [HINT.split(), ".jp-Dialog-content"])
         assert boxes and boxes["lines"], "the hint is not one text in the dialog"
-        outside = [r for r in boxes["lines"]
-                   if r["left"] < boxes["dialog"]["left"] - 1 or r["right"] > boxes["dialog"]["right"] + 1]
-        assert not outside, (f"part of the hint lies outside the dialog {boxes['dialog']}: {outside} "
-                             "(a line too long for the dialog and not wrapped)")
+        left, right = boxes["dialog"]["left"] - 1, boxes["dialog"]["right"] + 1
+        outside = [r for r in boxes["lines"] if r["left"] < left or r["right"] > right]
+        assert not outside, (f"part of the hint lies outside the dialog {boxes['dialog']}: "
+                             f"{outside} (a line too long for the dialog and not wrapped)")
