@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from .course import REPO, Course
+from .types import Options
 
 
 def _positive_int(text):
@@ -141,7 +142,7 @@ def _run(args, course: Course) -> int:
         print(f"error: --submitted {submitted} is not a folder", file=sys.stderr)
         return 2
     timeout = args.timeout or nbgrader_config(course.root).Execute.timeout
-    opts = scheduler.Options(timeout=int(timeout), job_timeout=args.job_timeout,
+    opts = Options(timeout=int(timeout), job_timeout=args.job_timeout,
                              workers=args.workers,
                              limits=sandbox.Limits(memory_bytes=args.memory_mb * 1024**2))
     client = None

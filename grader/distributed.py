@@ -32,7 +32,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from .course import Course
-from .job import FAILED, Job, Options, Result
+from .types import FAILED, Job, Options, Result
 from .scheduler import build_template, read_prior, run_jobs
 
 

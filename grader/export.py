@@ -36,6 +36,8 @@ from pathlib import Path
 from nbgrader.plugins import ExportPlugin
 from traitlets import Unicode
 
+from .types import FAILED
+
 FORMATS = ("canvas", "moodle")
 ROSTER_COLUMNS = ("id", "first_name", "last_name", "email")
 CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
@@ -88,7 +90,7 @@ def read_grades(gb, status_rows: list[dict] = (), assignments: list[str] | None 
     ``status_rows`` are the grading statuses of :func:`grader.report.load_status`: a submission
     whose grading failed has no score. ``assignments`` limits the export (default: every one).
     """
-    failed = {(r["student"], r["assignment"]) for r in status_rows if r.get("status") == "failed"}
+    failed = {(r["student"], r["assignment"]) for r in status_rows if r.get("status") == FAILED}
     out = Grades()
     known = {a.name: a for a in gb.assignments}
     if assignments:

@@ -14,59 +14,17 @@ import shutil
 import tempfile
 import time
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import integrity, probes, sandbox
 from .course import Course, api_for
+from .types import FAILED, GRADED, REVIEW, Job, Options, Result
 
-GRADED, REVIEW, FAILED = "graded", "needs review", "failed"
-MANUAL = "needs manual grading"  # autograded, but a written answer waits for a person
 # Of a job's time (Options.job_timeout), what the feedback after the probes is kept; and the least the
 # probes get even when the kernel used up the rest (the job may then overrun and fail, with its reason).
 FEEDBACK_RESERVE = 20.0
 MIN_PROBE_BUDGET = 10.0
-
-
-@dataclass
-class Job:
-    student: str
-    assignment: str
-    submission: Path  # the student's folder for this assignment
-
-
-@dataclass
-class Result:
-    student: str
-    assignment: str
-    status: str
-    reason: str = ""
-    score: float | None = None
-    max_score: float | None = None
-    grades: dict = field(default_factory=dict)  # grade_id -> [score, max]
-    findings: list = field(default_factory=list)
-    seconds: float = 0.0
-    job_dir: str = ""
-    timestamp: str = ""  # the submission's timestamp.txt, as nbgrader's `submit` wrote it
-    # Filled from the course gradebook after the merge, so that grades.csv says what the formgrader
-    # shows: the score after the late penalty, the raw score, lateness, pending manual grading.
-    raw_score: float | None = None
-    late_penalty: float | None = None
-    seconds_late: float | None = None
-    needs_manual_grade: bool = False
-    first_name: str = ""
-    last_name: str = ""
-
-
-@dataclass
-class Options:
-    timeout: int = 60  # per cell, as nbgrader's c.Execute.timeout
-    job_timeout: float = 300.0  # wall clock for one whole job
-    workers: int = max(1, os.cpu_count() or 1)
-    limits: sandbox.Limits = field(default_factory=sandbox.Limits)
-    max_output_chars: int = 10_000
-    work_root: Path | None = None
-    zygote: bool = True  # fork kernels from a process that imported them (grader.zygote)
 
 
 @dataclass

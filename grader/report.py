@@ -15,6 +15,8 @@ import json
 import os
 from pathlib import Path
 
+from .types import FAILED, REVIEW
+
 COLUMNS = ["student", "first_name", "last_name", "assignment", "status", "score", "max_score",
            "raw_score", "late_penalty", "seconds_late", "timestamp", "reason", "findings"]
 STATUS_FILE = ".grader-status.json"
@@ -56,7 +58,6 @@ def add_similarity(results, similarity_csv: Path) -> None:
     then needs review. The score is never changed. Adding the same findings twice changes nothing.
     """
     from . import similarity
-    from .job import FAILED, REVIEW
 
     flagged = similarity.findings(Path(similarity_csv))
     for r in results:
@@ -89,7 +90,7 @@ def write_csv(results, path: Path) -> None:
         writer = csv.writer(fh)
         writer.writerow(COLUMNS)
         for r in sorted(results, key=lambda r: (r.student, r.assignment)):
-            failed = r.status == "failed"
+            failed = r.status == FAILED
             writer.writerow([r.student, r.first_name, r.last_name, r.assignment, r.status,
                              _fmt(None if failed else r.score), _fmt(None if failed else r.max_score),
                              _fmt(None if failed else r.raw_score),
@@ -103,8 +104,8 @@ def table(results) -> str:
     """A plain-text table of the results, one line per submission, and a count per status."""
     rows = [("student", "assignment", "score", "status", "reason")]
     for r in sorted(results, key=lambda r: (r.student, r.assignment)):
-        score = "-" if r.status == "failed" or r.score is None else f"{r.score:g}/{r.max_score:g}"
-        if r.status != "failed" and r.late_penalty:
+        score = "-" if r.status == FAILED or r.score is None else f"{r.score:g}/{r.max_score:g}"
+        if r.status != FAILED and r.late_penalty:
             score += f" (late: -{r.late_penalty:g})"
         rows.append((r.student, r.assignment, score, r.status, r.reason[:90]))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]

@@ -23,7 +23,8 @@ from pathlib import Path
 from . import cells, patches, report, sandbox
 from . import zygote as zygote_mod
 from .course import Course, api_for
-from .job import FAILED, GRADED, MANUAL, REVIEW, Job, Options, Result, grade_job, reference_probes
+from .job import grade_job, reference_probes
+from .types import FAILED, GRADED, MANUAL, REVIEW, Job, Options, Result
 
 
 def scan(submitted: Path, assignments: list[str]) -> tuple[list[Job], list[Result]]:

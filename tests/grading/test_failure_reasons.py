@@ -14,7 +14,8 @@ from nbformat import v4
 
 from grader import sandbox, scheduler
 from grader.course import Course
-from grader.job import FAILED, Job, Options, Result, _why_nbgrader_failed, grade_job
+from grader.job import _why_nbgrader_failed, grade_job
+from grader.types import FAILED, Job, Options, Result
 
 DEAD = "the kernel died while running the notebook"
 STUCK = "a cell ran past the time limit and the kernel did not stop"

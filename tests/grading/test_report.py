@@ -8,7 +8,7 @@ import json
 import pytest
 
 from grader import report
-from grader.job import FAILED, GRADED, REVIEW, Result
+from grader.types import FAILED, GRADED, REVIEW, Result
 
 
 def _graded(student, assignment="01", **kw):

@@ -20,7 +20,7 @@ import similarity_class as C
 from coursekit import REPO
 
 from grader import cli, report, similarity
-from grader.job import FAILED, GRADED, MANUAL, REVIEW, Result
+from grader.types import FAILED, GRADED, MANUAL, REVIEW, Result
 
 RELEASE = similarity.release_code(C.release())
 
