@@ -82,7 +82,7 @@ def strict(message):
         with np.errstate(all="raise", under="ignore"):
             try:
                 yield
-            except (FloatingPointError, RuntimeWarning) as err:
+            except (FloatingPointError, Warning) as err:
                 raise AssertionError(f"{message} [{err}]") from None
 
 

@@ -41,6 +41,14 @@ def test_strict_fails_with_the_message_and_the_warning():
         warnings.warn("careful", RuntimeWarning)
 
 
+def test_strict_turns_any_warning_into_the_message():
+    # A student's own UserWarning inside a stability test fails with the test's message too, not
+    # as a bare UserWarning the student has to decode.
+    with (pytest.raises(AssertionError, match=r"^stay quiet \[my own warning\]"),
+          strict("stay quiet")):
+        warnings.warn("my own warning", UserWarning)
+
+
 def test_strict_allows_underflow_and_keeps_other_errors():
     with strict("underflow is harmless"):
         assert np.exp(np.float64(-1000.0)) == 0.0
