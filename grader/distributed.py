@@ -32,8 +32,9 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from .course import Course
+from .gradebook import read_prior
+from .scheduler import build_template, run_jobs
 from .types import FAILED, Job, Options, Result
-from .scheduler import build_template, read_prior, run_jobs
 
 
 class SchedulerUnavailable(RuntimeError):

@@ -36,6 +36,9 @@ from pathlib import Path
 from nbgrader.plugins import ExportPlugin
 from traitlets import Unicode
 
+from . import report
+from .course import Course
+from .gradebook import open_gradebook, refresh_late_penalties
 from .types import FAILED
 
 FORMATS = ("canvas", "moodle")
@@ -187,14 +190,8 @@ def export(course_root: Path, to: str, path: Path, *, roster: Path | None = None
     if not db.exists():
         raise ValueError(f"course: {course_root} has no gradebook.db; grade first (make grade)")
     people = read_roster(roster or course_root / "students.csv")
-    from nbgrader.api import Gradebook
-
-    from . import patches, report, scheduler
-    from .course import Course
-
-    scheduler.refresh_late_penalties(Course(course_root))
-    patches.in_process_alembic()
-    with Gradebook(f"sqlite:///{db}") as gb:
+    refresh_late_penalties(Course(course_root))
+    with open_gradebook(db) as gb:
         grades = read_grades(gb, report.load_status(course_root / report.STATUS_FILE),
                              assignments)
     rows, warnings = (canvas_rows if to == "canvas" else moodle_rows)(people, grades)
@@ -211,8 +208,6 @@ class _LMSExporter(ExportPlugin):
 
     def export(self, gradebook) -> None:
         root = Path(getattr(getattr(self.parent, "coursedir", None), "root", None) or os.getcwd())
-        from . import report
-
         roster = Path(self.roster) if os.path.isabs(self.roster) else root / self.roster
         grades = read_grades(gradebook, report.load_status(root / report.STATUS_FILE),
                              [str(a) for a in self.assignment] or None)

@@ -17,7 +17,7 @@ import traceback
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import integrity, probes, sandbox
+from . import gradebook, integrity, probes, sandbox
 from .course import Course, api_for
 from .types import FAILED, GRADED, REVIEW, Job, Options, Result
 
@@ -137,9 +137,7 @@ def autograde(job: Job, scratch: Scratch, slot: sandbox.Slot, opts: Options, pri
 
 def read_grades(job: Job, scratch: Scratch, result: Result) -> None:
     """The scores of the job's gradebook into ``result``."""
-    from nbgrader.api import Gradebook
-
-    with Gradebook(f"sqlite:///{scratch.job_dir / 'gradebook.db'}") as gb:
+    with gradebook.open_gradebook(scratch.job_dir / "gradebook.db") as gb:
         sub = gb.find_submission(job.assignment, job.student)
         for nb in sub.notebooks:
             for grade in nb.grades:
@@ -188,9 +186,7 @@ def _kernel_scores(db: Path, job: Job) -> dict:
     The clean-room check judges the kernel's verdict only: a manual score is a person's decision
     (entered in the formgrader before this regrade) and is never overruled.
     """
-    from nbgrader.api import Gradebook
-
-    with Gradebook(f"sqlite:///{db}") as gb:
+    with gradebook.open_gradebook(db) as gb:
         sub = gb.find_submission(job.assignment, job.student)
         return {g.name: (float(g.auto_score or 0.0), g.manual_score)
                 for nb in sub.notebooks for g in nb.grades}
@@ -230,9 +226,7 @@ def _overrule(db: Path, job: Job, overruled: dict) -> None:
     is changed before the feedback is rendered, so the student, the formgrader and ``grades.csv``
     all see the same score.
     """
-    from nbgrader.api import Gradebook
-
-    with Gradebook(f"sqlite:///{db}") as gb:
+    with gradebook.open_gradebook(db) as gb:
         sub = gb.find_submission(job.assignment, job.student)
         for nb in sub.notebooks:
             for grade in nb.grades:
@@ -286,23 +280,21 @@ def _why_nbgrader_failed(text: str) -> str:
 
 
 def _seed_job_gradebook(db: Path, job: Job, prior: dict) -> None:
-    """Put ``prior`` (see :func:`grader.scheduler.read_prior`) into the job's scratch gradebook
+    """Put ``prior`` (see :func:`grader.gradebook.read_prior`) into the job's scratch gradebook
     before autograding."""
-    from nbgrader.api import Gradebook, MissingEntry
-
-    with Gradebook(f"sqlite:///{db}") as gb:
+    with gradebook.open_gradebook(db) as gb:
         gb.update_or_create_student(job.student)
         sub = gb.update_or_create_submission(job.assignment, job.student)
         sub.extension = prior.get("extension")
         for (nb, name), (manual, extra) in prior.get("grades", {}).items():
             try:
                 grade = gb.find_grade(name, nb, job.assignment, job.student)
-            except MissingEntry:
+            except gradebook.MissingEntry:
                 continue
             grade.manual_score, grade.extra_credit = manual, extra
         for (nb, name), text in prior.get("comments", {}).items():
             try:
                 gb.find_comment(name, nb, job.assignment, job.student).manual_comment = text
-            except MissingEntry:
+            except gradebook.MissingEntry:
                 continue
         gb.db.commit()

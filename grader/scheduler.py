@@ -20,11 +20,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import cells, patches, report, sandbox
+from . import cells, gradebook, patches, report, sandbox
 from . import zygote as zygote_mod
 from .course import Course, api_for
 from .job import grade_job, reference_probes
-from .types import FAILED, GRADED, MANUAL, REVIEW, Job, Options, Result
+from .types import FAILED, GRADED, REVIEW, Job, Options, Result
 
 
 def scan(submitted: Path, assignments: list[str]) -> tuple[list[Job], list[Result]]:
@@ -67,7 +67,7 @@ def record_assignments(course: Course, assignments: list[str]) -> list[str]:
     ``solutions/`` (see :func:`build_template`), so the gradebook's record is generated the same way,
     in a scratch folder: ``exercises/`` is left as it is.
     """
-    missing = _unknown_assignments(course, assignments)
+    missing = gradebook.unknown_assignments(course, assignments)
     if not missing:
         return []
     patches.in_process_alembic()
@@ -82,23 +82,6 @@ def record_assignments(course: Course, assignments: list[str]) -> list[str]:
                 raise RuntimeError(f"nbgrader could not record {a} in the gradebook:\n"
                                    f"{out.get('error', '')}")
     return missing
-
-
-def _unknown_assignments(course: Course, assignments: list[str]) -> list[str]:
-    db = course.root / "gradebook.db"
-    if not db.exists():
-        return sorted(assignments)
-    from nbgrader.api import Gradebook, MissingEntry
-
-    patches.in_process_alembic()
-    unknown = []
-    with Gradebook(f"sqlite:///{db}") as gb:
-        for a in sorted(assignments):
-            try:
-                gb.find_assignment(a)
-            except MissingEntry:
-                unknown.append(a)
-    return unknown
 
 
 def build_template(course: Course, work_root: Path, assignments: list[str], *,
@@ -123,100 +106,18 @@ def build_template(course: Course, work_root: Path, assignments: list[str], *,
         result = api.generate_assignment(a, force=True)
         if not result["success"]:
             raise RuntimeError(f"nbgrader could not generate {a}:\n{result.get('error', '')}")
-    due_dates = read_due_dates(course, assignments)
+    due_dates = gradebook.read_due_dates(course, assignments)
     if due_dates:
-        from nbgrader.api import Gradebook
-
-        with Gradebook(f"sqlite:///{template / 'gradebook.db'}") as gb:
-            for a, duedate in due_dates.items():
-                gb.update_or_create_assignment(a, duedate=duedate)
+        gradebook.set_due_dates(template / "gradebook.db", due_dates)
     return template
 
 
 def _template_from_release(course: Course, template: Path, assignments: list[str]) -> None:
     """The course's fresh releases, and a copy of its gradebook without its students (their
     submissions, grades and comments): the assignments, their cells and due dates stay."""
-    import sqlite3
-
-    from nbgrader.api import (
-        Comment,
-        Grade,
-        Gradebook,
-        Student,
-        SubmittedAssignment,
-        SubmittedNotebook,
-    )
-
     for a in assignments:
         shutil.copytree(course.exercises / a, template / "exercises" / a)
-    db = template / "gradebook.db"
-    source, copy = sqlite3.connect(course.root / "gradebook.db"), sqlite3.connect(db)
-    try:
-        source.backup(copy)  # consistent even while the formgrader writes
-    finally:
-        source.close()
-        copy.close()
-    patches.in_process_alembic()
-    with Gradebook(f"sqlite:///{db}") as gb:
-        for model in (Grade, Comment, SubmittedNotebook, SubmittedAssignment, Student):
-            gb.db.query(model).delete(synchronize_session=False)
-        gb.db.commit()
-    conn = sqlite3.connect(db)
-    try:
-        conn.execute("VACUUM")  # each job copies it: no free pages
-    finally:
-        conn.close()
-
-
-def read_due_dates(course: Course, assignments: list[str]) -> dict:
-    """assignment -> due date (a naive UTC datetime), for those that have one in the gradebook."""
-    db = course.root / "gradebook.db"
-    if not db.exists():
-        return {}
-    from nbgrader.api import Gradebook, MissingEntry
-
-    due = {}
-    with Gradebook(f"sqlite:///{db}") as gb:
-        for a in assignments:
-            try:
-                duedate = gb.find_assignment(a).duedate
-            except MissingEntry:
-                continue
-            if duedate is not None:
-                due[a] = duedate
-    return due
-
-
-
-def read_prior(course: Course, jobs: list[Job]) -> list[dict | None]:
-    """What a person already entered for each job's submission: extension, manual grades, comments.
-
-    Each job starts from this, so that the late penalty and the feedback it renders are the ones
-    plain nbgrader would give against the course gradebook.
-    """
-    db = course.root / "gradebook.db"
-    if not db.exists():
-        return [None] * len(jobs)
-    from nbgrader.api import Gradebook, MissingEntry
-
-    out = []
-    with Gradebook(f"sqlite:///{db}") as gb:
-        for job in jobs:
-            try:
-                sub = gb.find_submission(job.assignment, job.student)
-            except MissingEntry:
-                out.append(None)
-                continue
-            out.append({
-                "extension": sub.extension,
-                "grades": {(nb.name, g.name): (g.manual_score, g.extra_credit)
-                           for nb in sub.notebooks for g in nb.grades
-                           if g.manual_score is not None or g.extra_credit},
-                "comments": {(nb.name, c.name): c.manual_comment
-                             for nb in sub.notebooks for c in nb.comments if c.manual_comment},
-            })
-    return out
-
+    gradebook.copy_without_students(course.root / "gradebook.db", template / "gradebook.db")
 
 
 def _child(job, course, template, job_dir, slot, opts, reference, prior=None):
@@ -234,7 +135,7 @@ def run_jobs(jobs: list[Job], course: Course, opts: Options, progress=None, *,
 
     Returns the results in the order of ``jobs`` and the scratch folder that holds each job's
     products (``Result.job_dir``). The template course (see :func:`build_template`) is built here
-    unless ``template`` is given; ``prior`` (see :func:`read_prior`) defaults to the course
+    unless ``template`` is given; ``prior`` (see :func:`grader.gradebook.read_prior`) defaults to the course
     gradebook's. A remote worker is handed both instead.
     """
     with sandbox.lease_slots(max(1, opts.workers)) as slots:
@@ -261,7 +162,7 @@ def _run_jobs(jobs, course, opts, progress, slots, released=False, template=None
         free = [sandbox.Slot(n, opts.limits, opts.timeout, socket) for n in slots]
         refs = {a: reference_probes(course, template, a, free[0]) for a in assignments}
         if prior is None:
-            prior = read_prior(course, jobs)
+            prior = gradebook.read_prior(course, jobs)
         pending = list(enumerate(jobs))
         running: dict[int, tuple] = {}  # slot number -> (slot, index, process, deadline, job_dir)
         while pending or running:
@@ -541,12 +442,9 @@ def merge(results: list[Result], course: Course) -> None:
     removed, or, when a person already graded parts of it, its autograded scores are cleared and
     flagged for manual grading so the manual work is not lost.
     """
-    from nbgrader.api import Gradebook, MissingEntry
-
-    patches.in_process_alembic()
-    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}") as gb:
+    with gradebook.open_gradebook(course.root / "gradebook.db") as gb:
         roster = {s.id for s in gb.students if s.first_name or s.last_name or s.email}
-        late = _late_penalties(course)
+        late = gradebook.late_penalties(course)
         for r in results:
             if roster and r.student not in roster:
                 r.findings.append(f"{r.student} is not on the roster: add them to students.csv "
@@ -557,7 +455,7 @@ def merge(results: list[Result], course: Course) -> None:
             old_answers = _answers(folder)
             try:
                 existing = gb.find_submission(r.assignment, r.student)
-            except MissingEntry:
+            except gradebook.MissingEntry:
                 existing = None
             for kind in ("autograded", "feedback"):
                 shutil.rmtree(course.root / kind / r.student / r.assignment, ignore_errors=True)
@@ -578,7 +476,7 @@ def merge(results: list[Result], course: Course) -> None:
             gb.update_or_create_student(r.student)
             sub = gb.update_or_create_submission(r.assignment, r.student,
                                                  timestamp=r.timestamp or None)
-            with Gradebook(f"sqlite:///{job_dir / 'gradebook.db'}") as job_gb:
+            with gradebook.open_gradebook(job_dir / "gradebook.db") as job_gb:
                 job_sub = job_gb.find_submission(r.assignment, r.student)
                 for job_nb in job_sub.notebooks:
                     changed = old_answers.get(job_nb.name) != new_answers.get(job_nb.name)
@@ -586,7 +484,7 @@ def merge(results: list[Result], course: Course) -> None:
                         try:
                             grade = gb.find_grade(job_grade.name, job_nb.name, r.assignment,
                                                   r.student)
-                        except MissingEntry:
+                        except gradebook.MissingEntry:
                             r.findings.append(f"{job_nb.name}/{job_grade.name}: not in the "
                                               "course gradebook (run make release)")
                             continue
@@ -600,7 +498,7 @@ def merge(results: list[Result], course: Course) -> None:
                         try:
                             comment = gb.find_comment(job_comment.name, job_nb.name,
                                                       r.assignment, r.student)
-                        except MissingEntry:
+                        except gradebook.MissingEntry:
                             continue
                         comment.auto_comment = job_comment.auto_comment
             gb.db.commit()
@@ -645,68 +543,6 @@ def _answers(folder: Path) -> dict:
     return out
 
 
-def _late_penalties(course: Course):
-    """``late(student, notebook, seconds_late)``: the penalty of the course's nbgrader plugin.
-
-    The same plugin and clamping (0 <= penalty <= score) as nbgrader's ``AssignLatePenalties``,
-    applied to the course gradebook's score, so that a manual grade counts as it does in nbgrader.
-    """
-    from nbgrader.preprocessors import AssignLatePenalties
-
-    from .course import nbgrader_config
-
-    assigner = AssignLatePenalties(config=nbgrader_config(course.root))
-    assigner.init_plugin()
-
-    def late(student, notebook, seconds_late):
-        if not seconds_late or seconds_late <= 0:
-            return None
-        value = assigner.plugin_inst.late_submission_penalty(student, notebook.score, seconds_late)
-        return None if value is None else assigner._check_late_penalty(notebook, value)
-
-    return late
-
-
-def read_back(results: list[Result], course: Course) -> None:
-    """Fill each result from the course gradebook: what the formgrader shows is what we report.
-
-    The score is after the late penalty (as ``nbgrader export`` computes it); a submission with a
-    question no person has graded yet is ``needs manual grading``.
-    """
-    from nbgrader.api import Gradebook, MissingEntry
-
-    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}") as gb:
-        for r in results:
-            try:
-                student = gb.find_student(r.student)
-                r.first_name, r.last_name = student.first_name or "", student.last_name or ""
-            except MissingEntry:
-                pass
-            if r.status == FAILED:
-                continue
-            try:
-                sub = gb.find_submission(r.assignment, r.student)
-            except MissingEntry:
-                continue
-            r.raw_score = float(sub.score)
-            r.late_penalty = float(sub.late_submission_penalty or 0.0)
-            r.score = r.raw_score - r.late_penalty
-            r.max_score = float(sub.max_score)
-            r.seconds_late = float(sub.total_seconds_late)
-            r.timestamp = sub.timestamp.isoformat(sep=" ") + " UTC" if sub.timestamp else ""
-            pending = [f"{nb.name}/{g.name}" for nb in sub.notebooks for g in nb.grades
-                       if g.needs_manual_grade]
-            r.needs_manual_grade = bool(pending)
-            if pending:
-                note = f"{len(pending)} question(s) need manual grading: {', '.join(pending)}"
-                if r.status == GRADED:
-                    r.status, r.reason = MANUAL, note
-                elif note not in r.reason:
-                    r.reason = f"{r.reason}; {note}" if r.reason else note
-            elif r.status == MANUAL:
-                r.status, r.reason = GRADED, ""
-
-
 def grade_course(course: Course, submitted: Path, opts: Options, *, release: bool = True,
                  csv_path: Path | None = None, progress=None, keep_work: bool = False,
                  client=None, found: tuple[list[Job], list[Result]] | None = None):
@@ -743,7 +579,7 @@ def grade_course(course: Course, submitted: Path, opts: Options, *, release: boo
     try:
         merge(results, course)
         report.save_status(results, course.root / report.STATUS_FILE)
-        read_back(results, course)
+        gradebook.read_back(results, course)
         write_report(course, csv_path)
     finally:
         if work_root is not None and keep_work:
@@ -758,45 +594,17 @@ def all_results(course: Course) -> list[Result]:
     as the gradebook has it now."""
     results = [Result(**row) for row in report.load_status(course.root / report.STATUS_FILE)]
     known = {(r.student, r.assignment) for r in results}
-    db = course.root / "gradebook.db"
-    if db.exists():
-        from nbgrader.api import Gradebook
-
-        with Gradebook(f"sqlite:///{db}") as gb:
-            for assignment in gb.assignments:
-                for sub in assignment.submissions:
-                    if (sub.student.id, assignment.name) not in known:
-                        results.append(Result(sub.student.id, assignment.name, GRADED))
-    read_back(results, course)
+    results += [Result(student, assignment, GRADED)
+                for student, assignment in gradebook.submissions(course)
+                if (student, assignment) not in known]
+    gradebook.read_back(results, course)
     return results
-
-
-def refresh_late_penalties(course: Course) -> None:
-    """Recompute every late penalty from the gradebook's current scores.
-
-    nbgrader computes a penalty when it autogrades; a percentage of a score that a person has since
-    raised or lowered in the formgrader would be stale. This applies the course's plugin to today's
-    scores, exactly as a regrade (:func:`merge`) would.
-    """
-    db = course.root / "gradebook.db"
-    if not db.exists():
-        return
-    from nbgrader.api import Gradebook
-
-    patches.in_process_alembic()
-    late = _late_penalties(course)
-    with Gradebook(f"sqlite:///{db}") as gb:
-        for assignment in gb.assignments:
-            for sub in assignment.submissions:
-                for nb in sub.notebooks:
-                    nb.late_submission_penalty = late(sub.student.id, nb, sub.total_seconds_late)
-        gb.db.commit()
 
 
 def write_report(course: Course, csv_path: Path | None = None) -> list[Result]:
     """Write ``grades.csv`` from the gradebook (manual grades included, late penalties refreshed)
     and the grading statuses."""
-    refresh_late_penalties(course)
+    gradebook.refresh_late_penalties(course)
     results = all_results(course)
     report.write_csv(results, csv_path or course.root / "grades.csv")
     return results

@@ -96,9 +96,9 @@ def warm_gradebook() -> None:
     from pathlib import Path
 
     import nbformat
-    from nbgrader.api import Gradebook
 
     from .course import api_for
+    from .gradebook import open_gradebook
 
     with tempfile.TemporaryDirectory(prefix="grader-warm-") as tmp:
         root = Path(tmp)
@@ -109,7 +109,7 @@ def warm_gradebook() -> None:
         api = api_for(root)
         if not api.generate_assignment("warm", force=True)["success"]:
             return
-        with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        with open_gradebook(root / "gradebook.db") as gb:
             gb.update_or_create_student("warm")
             gb.update_or_create_submission("warm", "warm")
             sub = gb.find_submission("warm", "warm")
