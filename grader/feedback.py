@@ -13,7 +13,7 @@ import nbformat
 from nbgrader.preprocessors import ClearHiddenTests
 from traitlets import Integer
 
-from . import cells
+from . import cells, patches
 
 HIDDEN_NOTE = "# (hidden tests ran here; their code is not shown)"
 STDERR_NOTE = ("\n[grader] This test wrote to stderr (above: a warning, or a message printed there). "
@@ -33,7 +33,7 @@ class HideHiddenTests(ClearHiddenTests):
                                ).tag(config=True)
 
     def preprocess_cell(self, cell, resources, cell_index):
-        if self._remove_hidden_test_region(cell) and cell.cell_type == "code":
+        if patches.remove_hidden_test_region(self, cell) and cell.cell_type == "code":
             cell.source = cell.source.rstrip("\n") + "\n" + HIDDEN_NOTE
         is_test = cells.is_test(cell)
         for out in cell.get("outputs", []):

@@ -12,15 +12,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from nbgrader.api import (
-    Comment,
-    Grade,
-    Gradebook,
-    MissingEntry,
-    Student,
-    SubmittedAssignment,
-    SubmittedNotebook,
-)
+from nbgrader.api import Gradebook, MissingEntry
 
 from . import patches
 from .course import Course, nbgrader_config
@@ -88,9 +80,7 @@ def copy_without_students(source: Path, db: Path) -> None:
         src.close()
         copy.close()
     with open_gradebook(db) as gb:
-        for model in (Grade, Comment, SubmittedNotebook, SubmittedAssignment, Student):
-            gb.db.query(model).delete(synchronize_session=False)
-        gb.db.commit()
+        patches.delete_students(gb)
     conn = sqlite3.connect(db)
     try:
         conn.execute("VACUUM")  # each job copies it: no free pages
@@ -151,7 +141,7 @@ def late_penalties(course: Course):
         if not seconds_late or seconds_late <= 0:
             return None
         value = assigner.plugin_inst.late_submission_penalty(student, notebook.score, seconds_late)
-        return None if value is None else assigner._check_late_penalty(notebook, value)
+        return None if value is None else patches.clamp_late_penalty(assigner, notebook, value)
 
     return late
 

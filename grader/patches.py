@@ -16,6 +16,18 @@ changes a grade.
   exporter, and nbgrader a new exporter for each feedback page, so Jinja's per-environment bytecode
   cache never hits; every environment gets one shared cache instead (see :mod:`grader.warm`).
 
+And every call of a third-party library's private API, each guarded the same way; outside its range
+the rule is applied by the grader's own code, written here after the library's:
+
+- :func:`clamp_late_penalty` (nbgrader): ``AssignLatePenalties._check_late_penalty``, the clamping
+  of a late penalty to 0 <= penalty <= the notebook's score.
+- :func:`remove_hidden_test_region` (nbgrader): ``ClearHiddenTests._remove_hidden_test_region``,
+  the removal of a ``### BEGIN HIDDEN TESTS`` region from a cell.
+- :func:`delete_students` (nbgrader): bulk deletes on the gradebook's tables of students,
+  submissions, grades and comments; outside its range one ``remove_student`` per student.
+- :func:`xdist_scope_scheduling` (pytest-xdist, the test suite only): ``LoadScopeScheduling`` with
+  the course's own unit of work in place of its private ``_split_scope``.
+
 ``tests/grading/test_patches.py`` checks that each applies on the installed versions.
 """
 
@@ -29,6 +41,10 @@ RANGES = {
     "block_rfc3987_syntax": ("jsonschema", (4, 18), (5,)),
     "in_process_alembic": ("nbgrader", (0, 9), (0, 10)),
     "shared_jinja_cache": ("nbconvert", (7,), (8,)),
+    "clamp_late_penalty": ("nbgrader", (0, 9), (0, 10)),
+    "remove_hidden_test_region": ("nbgrader", (0, 9), (0, 10)),
+    "delete_students": ("nbgrader", (0, 9), (0, 10)),
+    "xdist_scope_scheduling": ("pytest-xdist", (3,), (4,)),
 }
 _VERSIONS: dict[str, tuple[int, ...] | None] = {}
 
@@ -140,3 +156,76 @@ def shared_jinja_cache(cache) -> bool:
     _create_environment._grader_cached = True
     TemplateExporter._create_environment = _create_environment
     return True
+
+
+def clamp_late_penalty(assigner, notebook, penalty: float) -> float:
+    """``penalty`` clamped to 0 <= penalty <= ``notebook.score``, as nbgrader's
+    ``AssignLatePenalties`` (``assigner``, whose log gets nbgrader's warning) clamps it."""
+    if supported("clamp_late_penalty"):
+        return assigner._check_late_penalty(notebook, penalty)
+    if penalty < 0:
+        return 0
+    if penalty > notebook.score:
+        return notebook.score
+    return penalty
+
+
+def remove_hidden_test_region(preprocessor, cell) -> bool:
+    """Remove the hidden-test regions (between ``preprocessor.begin_test_delimeter`` and
+    ``end_test_delimeter``, both lines included) from ``cell.source``, as nbgrader's
+    ``ClearHiddenTests`` (``preprocessor``) does; return whether there was one. A nested or unclosed
+    region is a ``RuntimeError``."""
+    if supported("remove_hidden_test_region"):
+        return preprocessor._remove_hidden_test_region(cell)
+    begin, end = preprocessor.begin_test_delimeter, preprocessor.end_test_delimeter
+    kept, in_test, removed = [], False, False
+    for line in cell.source.split("\n"):
+        if begin in line:
+            if in_test:
+                raise RuntimeError("Encountered nested begin hidden tests statements")
+            in_test = removed = True
+        elif end in line:
+            in_test = False
+        elif not in_test:
+            kept.append(line)
+    if in_test:
+        raise RuntimeError("No end hidden tests statement found")
+    cell.source = "\n".join(kept)
+    return removed
+
+
+def delete_students(gb) -> None:
+    """Remove every student from the open nbgrader ``Gradebook`` ``gb``, with their submissions,
+    grades and comments; the assignments, notebooks and cells stay."""
+    if not supported("delete_students"):
+        for student in list(gb.students):
+            gb.remove_student(student.id)
+        return
+    from nbgrader.api import (
+        Comment,
+        Grade,
+        Student,
+        SubmittedAssignment,
+        SubmittedNotebook,
+    )
+
+    for model in (Grade, Comment, SubmittedNotebook, SubmittedAssignment, Student):
+        gb.db.query(model).delete(synchronize_session=False)
+    gb.db.commit()
+
+
+def xdist_scope_scheduling(config, log, unit):
+    """A pytest-xdist scheduler that keeps the tests of one ``unit(nodeid)`` on one worker and
+    sends the units in the order of the collection, or None (xdist's default scheduling) outside
+    the versions it was written for."""
+    if not supported("xdist_scope_scheduling"):
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    config.option.loadscopereorder = False  # keep the collection's order
+
+    class UnitScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            return unit(nodeid)
+
+    return UnitScheduling(config, log)

@@ -97,3 +97,80 @@ def test_jinja_cache_is_left_alone_outside_the_range(versions, monkeypatch):
     versions(nbconvert=(8, 0))
     assert patches.shared_jinja_cache(warm.CACHE) is False
     assert TemplateExporter._create_environment is original
+
+
+class _Notebook:
+    score = 4.0
+
+
+@pytest.mark.parametrize("outside", [False, True], ids=["nbgrader's", "own"])
+def test_late_penalty_is_clamped_to_the_score(versions, monkeypatch, outside):
+    from nbgrader.preprocessors import AssignLatePenalties
+
+    assigner = AssignLatePenalties()
+    if outside:
+        versions(nbgrader=(0, 10, 0))
+        monkeypatch.setattr(AssignLatePenalties, "_check_late_penalty", None)  # never called
+    clamp = [patches.clamp_late_penalty(assigner, _Notebook(), p) for p in (-1.0, 1.5, 4.0, 9.0)]
+    assert clamp == [0, 1.5, 4.0, 4.0], clamp
+
+
+HIDDEN = ("assert f(1) == 2\n### BEGIN HIDDEN TESTS\nassert f(2) == 4\n### END HIDDEN TESTS\n"
+          "print('done')")
+
+
+@pytest.mark.parametrize("outside", [False, True], ids=["nbgrader's", "own"])
+def test_hidden_test_region_is_removed(versions, monkeypatch, outside):
+    from nbformat.v4 import new_code_cell
+    from nbgrader.preprocessors import ClearHiddenTests
+
+    clear = ClearHiddenTests()
+    if outside:
+        versions(nbgrader=(0, 10, 0))
+        monkeypatch.setattr(ClearHiddenTests, "_remove_hidden_test_region", None)
+    cell = new_code_cell(HIDDEN)
+    assert patches.remove_hidden_test_region(clear, cell) is True
+    assert cell.source == "assert f(1) == 2\nprint('done')"
+    plain = new_code_cell("assert f(1) == 2")
+    assert patches.remove_hidden_test_region(clear, plain) is False
+    assert plain.source == "assert f(1) == 2"
+    for broken in ("### BEGIN HIDDEN TESTS\nx", "### BEGIN HIDDEN TESTS\n### BEGIN HIDDEN TESTS"):
+        with pytest.raises(RuntimeError):
+            patches.remove_hidden_test_region(clear, new_code_cell(broken))
+
+
+@pytest.mark.filterwarnings("ignore:.*not in session")  # nbgrader's add_submission, harmless
+@pytest.mark.parametrize("outside", [False, True], ids=["bulk", "one by one"])
+def test_students_are_deleted_and_the_assignment_stays(tmp_path, versions, outside):
+    from nbgrader.api import Comment, Grade, Gradebook
+
+    if outside:
+        versions(nbgrader=(0, 10, 0))
+    with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gb:
+        gb.update_or_create_assignment("quiz")
+        gb.update_or_create_notebook("quiz", "quiz")
+        gb.update_or_create_grade_cell("test_a", "quiz", "quiz", max_score=2, cell_type="code")
+        gb.update_or_create_solution_cell("answer_a", "quiz", "quiz")
+        for student in ("alice", "bob"):
+            gb.update_or_create_student(student)
+            gb.add_submission("quiz", student)
+        assert gb.db.query(Grade).count() == 2 and gb.db.query(Comment).count() == 2
+        patches.delete_students(gb)
+        gb.db.expire_all()
+        assert gb.students == [] and gb.find_assignment("quiz").submissions == []
+        assert gb.db.query(Grade).count() == 0 and gb.db.query(Comment).count() == 0
+        notebook = gb.find_notebook("quiz", "quiz")
+        assert [c.name for c in notebook.grade_cells] == ["test_a"]
+        assert [c.name for c in notebook.solution_cells] == ["answer_a"]
+
+
+def test_xdist_scheduling_keeps_a_unit_together(versions):
+    from types import SimpleNamespace
+
+    option = SimpleNamespace(loadscopereorder=True)
+    config = SimpleNamespace(option=option, getvalue={"tx": ["2*popen"]}.get)
+    scheduling = patches.xdist_scope_scheduling(config, None, lambda nodeid: nodeid[:5])
+    assert config.option.loadscopereorder is False
+    assert scheduling._split_scope("unitA::test_one") == scheduling._split_scope("unitA::test_2")
+    versions(**{"pytest-xdist": (4, 0)})
+    assert patches.xdist_scope_scheduling(config, None, str) is None
