@@ -10,6 +10,7 @@ axe-core (tests/site/test_accessibility.py) found three things in the pages as w
   tab order (``tabindex="0"``, as Docusaurus and GitHub do with code), so the arrow keys scroll it.
 - the two ``<aside>`` landmarks (site navigation, this page's contents) have no names, so a
   screen reader lists two unnamed "complementary" regions (moderate: landmark-unique).
+- the search page has no level-one heading (moderate: page-has-heading-one); it gets "Search".
 
 The fixes are applied to every written page once the build has finished.
 """
@@ -21,6 +22,7 @@ from pathlib import Path
 
 CAPTION = re.compile(r'<p class="caption" role="heading"(?![^>]*aria-level)')
 PRE = re.compile(r"<pre(?=[\s>])(?![^>]*tabindex)")
+SEARCH_RESULTS = '<div id="search-results"></div>'
 ASIDES = {
     '<aside class="sidebar-drawer">': '<aside class="sidebar-drawer" aria-label="Course navigation">',
     '<aside class="toc-drawer">': '<aside class="toc-drawer" aria-label="On this page">',
@@ -33,6 +35,8 @@ def fix_page(text: str) -> str:
     text = PRE.sub('<pre tabindex="0"', text)
     for old, new in ASIDES.items():
         text = text.replace(old, new)
+    if "<h1" not in text:
+        text = text.replace(SEARCH_RESULTS, "<h1>Search</h1>\n" + SEARCH_RESULTS)
     return text
 
 

@@ -38,6 +38,13 @@ def test_the_landmarks_get_names():
     assert '<aside class="toc-drawer" aria-label="On this page">' in fixed
 
 
+def test_the_search_page_gets_a_title_and_other_pages_keep_theirs():
+    search = '<article role="main"><div id="search-results"></div></article>'
+    assert fix_page(search).count("<h1>Search</h1>") == 1
+    titled = '<article role="main"><h1>Lecture</h1><div id="search-results"></div></article>'
+    assert fix_page(titled) == titled
+
+
 def test_fixing_twice_changes_nothing_more():
     once = fix_page(FURO_PAGE)
     assert fix_page(once) == once
