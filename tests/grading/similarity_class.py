@@ -258,7 +258,8 @@ def release() -> nbformat.NotebookNode:
         nb.cells.append(nbformat.v4.new_markdown_cell(f"Write `{q}`.", metadata={"nbgrader": {
             "grade": False, "solution": False, "locked": True, "grade_id": f"{q}_text",
             "schema_version": 3}}))
-        nb.cells.append(nbformat.v4.new_code_cell(f"def {q}(*args):\n    {STUB.replace(chr(10), chr(10) + '    ')}\n",
+        stub = STUB.replace("\n", "\n    ")
+        nb.cells.append(nbformat.v4.new_code_cell(f"def {q}(*args):\n    {stub}\n",
                                                   metadata={"nbgrader": {
                                                       "grade": False, "solution": True,
                                                       "locked": False, "grade_id": q,
@@ -348,8 +349,9 @@ _EXPLORE = [
     "print(X[:{a}].mean(axis=0), y[:{a}].sum())",
     "grid = np.linspace(-{a}, {b}, {c})",
     "counts = np.bincount(y.astype(int), minlength={c})",
-    ("for lr_try in [0.{a}, 0.{b}, {c}.0]:\n    w_t, b_t, l_t = train(X, y, epochs={a}, lr=lr_try)\n"
-    "    print(lr_try, l_t[-1])"),
+    ("for lr_try in [0.{a}, 0.{b}, {c}.0]:\n"
+     "    w_t, b_t, l_t = train(X, y, epochs={a}, lr=lr_try)\n"
+     "    print(lr_try, l_t[-1])"),
     "scale = X.std(axis=0) + 1e-{c}",
     "Xn = (X - X.mean(axis=0)) / scale",
     "print(numerical_gradient(lambda v: np.sum(v ** {c}), np.ones({a})))",
