@@ -17,7 +17,7 @@ A worker needs the course package installed (``pip install .`` of this repositor
 and, for the full sandbox, to run as root or as a user with unprivileged user namespaces; see
 ``docs/grading.md``. Dask's default workers do (``dask worker ADDRESS``, daemonic processes under a
 nanny, as ``LocalCluster`` starts them too): the grading processes are plain subprocesses
-(:class:`grader.scheduler.Workers`, the zygote, the probes), which a daemonic process may start.
+(:class:`grader.forkserver.Workers`, the zygote, the probes), which a daemonic process may start.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ from pathlib import Path
 
 from .course import Course
 from .gradebook import read_prior
-from .scheduler import build_template, run_jobs
+from .pool import run_jobs
+from .releases import build_template
 from .types import FAILED, Job, Options, Result
 
 
@@ -97,7 +98,7 @@ def grade_chunk(course_bytes: bytes, chunk: list[dict], opts: Options) -> list[t
     """Runs on a Dask worker: grade ``chunk`` in a scratch course made from ``course_bytes``.
 
     ``course_bytes`` holds the assignments' sources and the template course (see
-    :func:`grader.scheduler.build_template`), built once by the instructor's process. Each item of
+    :func:`grader.releases.build_template`), built once by the instructor's process. Each item of
     ``chunk`` has ``student``, ``assignment``, ``submission`` (bytes) and ``prior``. Returns, per item and in order, the result as a dict and the job's products.
     """
     keep = bool(os.environ.get("GRADER_KEEP_WORK"))  # for debugging a worker: keep its scratch

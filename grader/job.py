@@ -1,6 +1,6 @@
 """Grade one submission: stage it, check it, autograde it, read its grades, probe it, render feedback.
 
-A job runs in a forked worker (see :mod:`grader.scheduler`) with its own scratch course (a copy of
+A job runs in a forked worker (see :mod:`grader.pool`) with its own scratch course (a copy of
 a template gradebook that knows the assignments but no student), its own sandboxed kernel and its
 own uid. :func:`grade_job` calls one function per stage, in order; it never raises: a job that
 cannot be graded comes back ``failed``, with the reason.

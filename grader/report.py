@@ -1,6 +1,6 @@
 """What the instructor reads: ``grades.csv`` and the table printed at the end of a run.
 
-Scores come from the course gradebook after the merge (see :func:`grader.scheduler.read_back`), so
+Scores come from the course gradebook after the merge (see :func:`grader.gradebook.read_back`), so
 they are what nbgrader's formgrader shows: manual grades included, the late penalty taken off. The
 grading status of each submission (graded, needs review, failed, and why) is kept between runs in
 ``STATUS_FILE`` beside the gradebook, so ``grades.csv`` always lists every submission graded so far.

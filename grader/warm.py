@@ -1,6 +1,6 @@
 """A warm start for the grading workers.
 
-Every submission is graded in a worker forked from one fork server (see :mod:`grader.scheduler`),
+Every submission is graded in a worker forked from one fork server (see :mod:`grader.forkserver`),
 which imports this module once. Rendering one feedback page from cold costs about a second of CPU,
 most of it work whose result is the same for every student: compiling nbgrader's Jinja templates
 and the CSS selectors and regular expressions of the HTML exporter. Done here once, in the fork

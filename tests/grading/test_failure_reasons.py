@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from nbformat import v4
 
-from grader import sandbox, scheduler
+from grader import forkserver, pool, sandbox, scheduler
 from grader.course import Course
 from grader.job import _why_nbgrader_failed, grade_job
 from grader.types import FAILED, Job, Options, Result
@@ -69,7 +69,7 @@ def _grade(tmp_path, template, submission: Path) -> Result:
     with sandbox.lease_slots(1) as slots:
         result = grade_job(Job("alice", "quiz", submission), Course(tmp_path / "course"),
                            template, job_dir, sandbox.Slot(slots[0]), Options(), [])
-    assert scheduler._worker_result(Job("alice", "quiz", submission), job_dir, 0, None) == result, (
+    assert pool._worker_result(Job("alice", "quiz", submission), job_dir, 0, None) == result, (
         "the worker's result.json is what the parent reads")
     return result
 
@@ -103,24 +103,24 @@ def test_an_error_of_the_grader_itself_fails_only_that_job_and_says_where(tmp_pa
 
 def test_the_parent_names_a_job_over_its_time_limit_and_a_dead_worker(tmp_path):
     job = Job("alice", "quiz", tmp_path)
-    overdue = scheduler._worker_result(job, tmp_path, -9, 300.0)
+    overdue = pool._worker_result(job, tmp_path, -9, 300.0)
     assert (overdue.status, overdue.reason) == (FAILED, "grading took longer than 300 s")
-    dead = scheduler._worker_result(job, tmp_path, -11, None)
+    dead = pool._worker_result(job, tmp_path, -11, None)
     assert (dead.status, dead.reason) == (FAILED, "the grading worker died (exit code -11)")
     (tmp_path / "result.json").write_text('{"student": "alice"')  # cut short as it died
-    assert scheduler._worker_result(job, tmp_path, 1, None).reason == (
+    assert pool._worker_result(job, tmp_path, 1, None).reason == (
         "the grading worker died (exit code 1)")
     (tmp_path / "result.json").write_text(json.dumps({"student": "alice", "assignment": "quiz",
                                                       "status": "graded", "score": 3.0}))
-    assert scheduler._worker_result(job, tmp_path, 0, 2.0).reason == (
+    assert pool._worker_result(job, tmp_path, 0, 2.0).reason == (
         "grading took longer than 2 s"), "a job over its limit fails whatever it wrote"
-    assert scheduler._worker_result(job, tmp_path, 0, None).score == 3.0
+    assert pool._worker_result(job, tmp_path, 0, None).score == 3.0
 
 
 def test_the_fork_server_reports_how_each_worker_ended_and_none_outlives_it():
     import psutil
 
-    workers = scheduler.Workers(preload=("grader",))
+    workers = forkserver.Workers(preload=("grader",))
     try:
         dead = workers.start(os._exit, 3)
         crashed = workers.start(int, "not a number")  # an error of the grader itself: exit code 1
@@ -129,7 +129,7 @@ def test_the_fork_server_reports_how_each_worker_ended_and_none_outlives_it():
         workers.join(crashed, 60)
         assert (dead.exitcode, crashed.exitcode) == (3, 1)
         assert stuck.alive and os.getpgid(stuck.pid) == stuck.pid, "a worker is its own group"
-        scheduler._kill_group(stuck.pid)  # as the parent does with a job over its time
+        forkserver.kill_group(stuck.pid)  # as the parent does with a job over its time
         workers.join(stuck, 60)
         assert stuck.exitcode == -9
         left = psutil.Process(workers.start(time.sleep, 600).pid)
@@ -150,7 +150,7 @@ def test_the_fork_server_reports_how_each_worker_ended_and_none_outlives_it():
 
 
 def _workers_in(queue) -> None:
-    workers = scheduler.Workers(preload=("grader",))
+    workers = forkserver.Workers(preload=("grader",))
     try:
         worker = workers.start(os._exit, 0)
         workers.join(worker, 60)
