@@ -6,6 +6,9 @@ test cell silently drops points, and code in a solution cell can change what lat
 returns a *repaired* notebook (the release's locked and test cells restored, each ``grade_id`` once,
 missing cells put back) together with the findings; :func:`scan_code` lists what honest answers never
 need. A submission with findings is still graded, and marked for review.
+
+One module of about 400 lines on purpose: the cell-by-cell comparison, the repair and the code scan
+share the release's view of the notebook, and an answer is judged by all three together.
 """
 
 from __future__ import annotations

@@ -27,7 +27,10 @@ grader with user namespaces; see :func:`grader.sandbox.mode`), :func:`enter`, in
    ``no_new_privs`` (no set-uid program can give rights back), and the parent-death signal.
 
 Without namespaces only the limits (and, as root, the uid) apply. Standard library only, so that
-nothing the kernel later imports has run with privileges.
+nothing the kernel later imports has run with privileges; and each step imports the modules it
+needs inside its function, so that a kernel's ``sys.modules`` holds no more than those steps used.
+One file of about 450 lines on purpose: it runs as ``python -m grader.kernel_launcher`` before the
+kernel, and must not import the rest of the grader.
 """
 
 from __future__ import annotations
