@@ -1,6 +1,5 @@
 """nnlib.mlp, nnlib.optim and nnlib.train: whole-network gradients, training, optimisers."""
 
-import time
 
 import numpy as np
 import pytest
@@ -97,13 +96,13 @@ def xor_data(n=400, seed=0):
     return X, (X[:, 0] * X[:, 1] > 0).astype(int)
 
 
-def test_mlp_learns_xor_to_high_accuracy_quickly():
+def test_mlp_learns_xor_to_high_accuracy_in_60_epochs():
+    # How fast is benchmarks/bench_mlp.py's business (against torch, in the same run), not a timed
+    # assert here that a busy machine fails.
     X, y = xor_data()
     X_test, y_test = xor_data(seed=1)
-    start = time.perf_counter()
     model = MLP([2, 16, 16, 2], activation="tanh", seed=0)
     history = fit(model, X, y, epochs=60, batch_size=16, lr=0.02, optimizer="adam", progress=False)
-    assert time.perf_counter() - start < 3.0
     assert isinstance(history, History) and len(history.loss) == len(history.accuracy) == 60
     assert history.loss[-1] < 0.2 * history.loss[0]
     assert history.accuracy[-1] > 0.95 and np.mean(model.predict(X_test) == y_test) > 0.93
