@@ -18,6 +18,9 @@ from pathlib import Path
 from .course import REPO, Course
 from .types import Options
 
+# Each command imports what it needs inside its function, on purpose: the pipeline imports nbgrader,
+# nbconvert and Dask (seconds), which ``--help``, ``check`` or ``release`` never need.
+
 
 def _positive_int(text):
     value = int(text)

@@ -83,6 +83,8 @@ def nbgrader_config(course_root: Path, *, timeout: int | None = None,
 
 def api_for(course_root: Path, **kwargs):
     """An in-process ``NbGraderAPI`` for ``course_root``."""
+    # Imported here, on purpose: nbgrader's applications import Jupyter's server stack (about a
+    # second), and every grader process imports this module, the sandboxed kernel's side too.
     from nbgrader.apps import NbGraderAPI
 
     patches.in_process_alembic()

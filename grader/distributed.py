@@ -46,7 +46,7 @@ def connect(address: str, timeout: float = 10.0):
     """A ``distributed.Client`` for ``address``; :class:`SchedulerUnavailable` when none answers."""
     if not isinstance(address, str) or not address.strip():
         raise ValueError(f"scheduler must be an address such as tcp://127.0.0.1:8786, got {address!r}")
-    from distributed import Client
+    from distributed import Client  # on purpose here: Dask only for a run with --scheduler
 
     try:
         client = Client(address, timeout=timeout, set_as_default=False)
@@ -136,7 +136,7 @@ def run_jobs_on_cluster(jobs: list[Job], course: Course, opts: Options, client, 
     Every job comes back exactly once: graded, or ``failed`` with the reason when its chunk could
     not be graded on any worker.
     """
-    from distributed import as_completed
+    from distributed import as_completed  # on purpose here: see connect
 
     work_root = Path(tempfile.mkdtemp(prefix="grading-", dir=opts.work_root or "/var/tmp"))
     assignments = sorted({j.assignment for j in jobs})

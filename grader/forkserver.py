@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
+import selectors
 import signal
+import socket
+import subprocess
 import sys
 import time
+import traceback
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 
 # What the fork server imports (and warms up, grader._preload) once, for every worker it forks.
 WORKER_PRELOAD = ("grader", "nbgrader.apps", "nbgrader.api", "grader.job", "grader.pool",
@@ -53,10 +59,6 @@ class Workers:
     """
 
     def __init__(self, preload: tuple[str, ...] = WORKER_PRELOAD):
-        import socket
-        import subprocess
-        from multiprocessing.connection import Connection
-
         mine, theirs = socket.socketpair()
         code = ("import json, sys; sys.path[:] = json.loads(sys.argv[2]); "
                 "from grader.forkserver import serve_workers; "
@@ -74,7 +76,6 @@ class Workers:
     def start(self, target, *args) -> Worker:
         """Fork a worker that calls ``target(*args)`` (both pickled: module-level functions and
         plain data); return it once it runs."""
-        import pickle
 
         worker = Worker(self._keys)
         self._keys += 1
@@ -111,7 +112,6 @@ class Workers:
 
     def close(self) -> None:
         """Stop the server; it kills any worker still running."""
-        import subprocess
 
         if self.conn is not None:
             self.conn.close()
@@ -144,8 +144,6 @@ class Workers:
 def serve_workers(fd: int, preload: list[str]) -> None:
     """The fork server of :class:`Workers` (a fresh interpreter; ``fd`` is its end of the socket
     pair). Single-threaded, so forking it is safe."""
-    import selectors
-    from multiprocessing.connection import Connection
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # an interrupt is the caller's to handle
     for name in preload:
@@ -200,7 +198,6 @@ def _worker_main(payload: bytes, inherited: list[int]) -> None:
             os.close(fd)
         os.setsid()  # one process group to kill if the job overruns
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        import pickle
 
         target, args = pickle.loads(payload)  # sent by the grading run itself, never by a student
         target(*args)
@@ -208,8 +205,6 @@ def _worker_main(payload: bytes, inherited: list[int]) -> None:
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except BaseException:  # noqa: BLE001 - the parent reports a worker that ends without a result
-        import traceback
-
         traceback.print_exc()
     finally:
         try:

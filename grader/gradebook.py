@@ -13,6 +13,7 @@ import sqlite3
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.preprocessors import AssignLatePenalties
 
 from . import patches
 from .course import Course, nbgrader_config
@@ -132,7 +133,6 @@ def late_penalties(course: Course):
     The same plugin and clamping (0 <= penalty <= score) as nbgrader's ``AssignLatePenalties``,
     applied to the course gradebook's score, so that a manual grade counts as it does in nbgrader.
     """
-    from nbgrader.preprocessors import AssignLatePenalties
 
     assigner = AssignLatePenalties(config=nbgrader_config(course.root))
     assigner.init_plugin()

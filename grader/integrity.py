@@ -327,6 +327,8 @@ def read_notebook(path) -> nbformat.NotebookNode:
 
 def _checksum(cell) -> str | None:
     """nbgrader's checksum of a cell (source, type and grading metadata), or None if not computable."""
+    # On purpose here: ``import nbgrader`` loads its server extensions (about 2 s), which checking a
+    # notebook (python -m grader check, the sample tests) never needs.
     from nbgrader.utils import compute_checksum
 
     try:

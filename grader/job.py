@@ -17,8 +17,12 @@ import traceback
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import nbformat
+from nbgrader.utils import parse_utc
+
 from . import gradebook, integrity, probes, sandbox
 from .course import Course, api_for
+from .feedback import cap_outputs
 from .types import FAILED, GRADED, REVIEW, Job, Options, Result
 
 # Of a job's time (Options.job_timeout), what the feedback after the probes is kept; and the least the
@@ -102,7 +106,6 @@ def stage(job: Job, template: Path, job_dir: Path) -> Scratch:
 def check(job: Job, scratch: Scratch, result: Result) -> None:
     """Check each notebook against its release and write the repaired one where nbgrader grades it;
     copy the other files. Fills ``result.findings`` and ``result.timestamp``."""
-    import nbformat
 
     findings = []
     for release_path in scratch.release_nbs:
@@ -151,7 +154,6 @@ def probe(job: Job, course: Course, scratch: Scratch, slot: sandbox.Slot, refere
 
     ``budget``: seconds the probe process may take at most (see :func:`probes.run`).
     """
-    import nbformat
 
     spec = probes.load_probes(course.solutions / job.assignment)
     if not (spec and reference):
@@ -199,9 +201,6 @@ def feedback(api, job: Job, scratch: Scratch, max_chars: int) -> None:
     :class:`grader.feedback.HideHiddenTests`, which ``grader_config.py`` gives nbgrader's
     ``generate_feedback``.
     """
-    import nbformat
-
-    from .feedback import cap_outputs
 
     for release_path in scratch.release_nbs:
         path = scratch.workdir / release_path.name
@@ -243,7 +242,6 @@ def _copy_other_files(src: Path, dest: Path, notebooks: set[str]) -> tuple[str, 
     in ``feedback/``. Links are copied as links, never followed. Returns the timestamp (``""`` when
     there is none) and findings; an unreadable timestamp is a finding and is not passed on.
     """
-    from nbgrader.utils import parse_utc
 
     ignore = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", *sorted(notebooks))
     shutil.copytree(src, dest, symlinks=True, ignore=ignore, dirs_exist_ok=True)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import nbformat
+
 from . import cells, gradebook
 from .course import Course
 from .types import FAILED, GRADED, REVIEW, Result
@@ -110,7 +112,6 @@ def _has_manual_work(submission) -> bool:
 
 def _answers(folder: Path) -> dict:
     """notebook name -> the sources of its answer and grade cells, to tell a changed submission."""
-    import nbformat
 
     out = {}
     if not folder.is_dir():

@@ -29,6 +29,10 @@ the rule is applied by the grader's own code, written here after the library's:
   the course's own unit of work in place of its private ``_split_scope``.
 
 ``tests/grading/test_patches.py`` checks that each applies on the installed versions.
+
+Each function imports the library it changes inside itself, on purpose: this module runs first in
+every grader process (``grader/__init__.py``), before jsonschema may be imported, and a library is
+loaded only by the process that patches or calls it.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ import os
 import shutil
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 from . import gradebook, sandbox
@@ -28,7 +29,6 @@ from .types import FAILED, Job, Options, Result
 def _child(job, course, template, job_dir, slot, opts, reference, prior=None):
     """A grading worker's work (in a process forked by :class:`Workers`, the leader of its own
     session, so that the parent can kill the whole job if it overruns)."""
-    import warnings
 
     warnings.filterwarnings("ignore", message=".*not in session.*")  # nbgrader's, harmless
     grade_job(job, course, template, job_dir, slot, opts, reference, prior)  # writes result.json

@@ -12,6 +12,9 @@ import json
 import math
 import signal
 
+# NumPy is imported where a value is converted, on purpose: the probe process runs the student's code
+# as a fresh interpreter would, with nothing imported that the answers did not import themselves.
+
 
 class CellTimeout(BaseException):
     """Raised by the alarm when a cell or probe runs too long (not an Exception: harder to swallow)."""

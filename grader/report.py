@@ -15,6 +15,8 @@ import json
 import os
 from pathlib import Path
 
+from . import similarity
+from .similarity import CSV_NAME
 from .types import FAILED, REVIEW
 
 COLUMNS = ["student", "first_name", "last_name", "assignment", "status", "score", "max_score",
@@ -57,7 +59,6 @@ def add_similarity(results, similarity_csv: Path) -> None:
     student's, naming the other student; a graded submission (or one waiting for manual grading)
     then needs review. The score is never changed. Adding the same findings twice changes nothing.
     """
-    from . import similarity
 
     flagged = similarity.findings(Path(similarity_csv))
     for r in results:
@@ -81,7 +82,6 @@ def write_csv(results, path: Path) -> None:
     :func:`add_similarity`).
     """
     path = Path(path)
-    from .similarity import CSV_NAME
 
     add_similarity(results, path.parent / CSV_NAME)
     path.parent.mkdir(parents=True, exist_ok=True)

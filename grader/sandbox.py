@@ -21,14 +21,26 @@ never end the other's kernels.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pwd
 import signal
+import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
+from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
+from urllib.parse import unquote
+
+import psutil
+
+from . import kernel_launcher
+from .course import Course
+from .kernel_launcher import direct_argv
 
 KERNEL_NAME = "grader-sandbox"
 
@@ -39,13 +51,9 @@ def _code_roots() -> list[str]:
     differ when the grader runs from a copy of the course)."""
     roots = {str(Path(__file__).resolve().parents[1])}
     try:
-        from importlib.metadata import PackageNotFoundError, distribution
-
         info = json.loads(distribution("ann-course").read_text("direct_url.json") or "{}")
         url = info.get("url", "")
         if info.get("dir_info", {}).get("editable") and url.startswith("file://"):
-            from urllib.parse import unquote
-
             roots.add(os.path.realpath(unquote(url[len("file://"):])))
     except (PackageNotFoundError, ValueError, OSError):
         pass
@@ -59,7 +67,6 @@ CODE_ROOTS = _code_roots()
 def _code_roots_private() -> list[str]:
     """The private folders of the course checkouts in CODE_ROOTS: their hidden tests stay hidden
     even when the course being graded is another copy."""
-    from .course import Course
 
     return [str(p) for root in CODE_ROOTS for p in Course(Path(root)).private_paths()]
 BASE_UID = 61000
@@ -113,7 +120,6 @@ class Slot:
         if self.zygote:
             return [sys.executable, "-m", "grader.zygote", "kernel", self.zygote, str(cfg_path),
                     *args]
-        from .kernel_launcher import direct_argv
 
         return direct_argv(str(cfg_path), args)
 
@@ -162,10 +168,6 @@ MODES = {
 def _namespaces_work(kind: str) -> bool:
     """Run :func:`grader.kernel_launcher.selftest` (every step the kernels take) in a throwaway
     process."""
-    import subprocess
-    import tempfile
-
-    from . import kernel_launcher
 
     with tempfile.TemporaryDirectory(prefix="grader-selftest-") as tmp:
         try:
@@ -228,7 +230,6 @@ def lease_slots(count: int):
     if not is_root():
         yield list(range(count))
         return
-    import fcntl
 
     LOCK_DIR.mkdir(mode=0o700, exist_ok=True)
     held: list[tuple[int, int]] = []
@@ -303,7 +304,6 @@ def prepare(job_dir: Path, workdir: Path, slot: Slot) -> Path:
 def _private_folders(job_dir: Path) -> list[str]:
     """Folders the kernel sees empty (besides /tmp, /var/tmp, /dev/shm): the grading run's scratch
     folder (the other jobs, the template course, the zygote's socket) and the grader's home."""
-    import pwd
 
     folders = [os.path.realpath(job_dir.parent)]
     try:
@@ -318,7 +318,6 @@ def kill_uid(uid: int | None, grace: float = 0.5) -> int:
     """Kill every process running as ``uid``; return how many there were."""
     if uid is None:
         return 0
-    import psutil
 
     victims = [p for p in psutil.process_iter(["uids"]) if p.info["uids"] and
                p.info["uids"].real == uid]
@@ -335,7 +334,6 @@ def kill_uid(uid: int | None, grace: float = 0.5) -> int:
 
 
 def _exists(p) -> bool:
-    import psutil
 
     try:
         return p.is_running()

@@ -46,11 +46,14 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import nbformat
 import numpy as np
 from traitlets import Float, Integer, validate
 from traitlets.config import Configurable
 
 from . import cells
+from .course import nbgrader_config
+from .integrity import SubmissionUnreadable, read_notebook
 
 CSV_NAME = "similarity.csv"
 REPORT_DIR = "similarity"
@@ -126,6 +129,8 @@ class _Fingerprint:
     hash and with boilerplate and common code removed (see :func:`compare`)."""
 
     def __init__(self, text: str, k: int, window: int, *, code: bool = True, start: int = 0):
+        # copydetect is imported where it is used, on purpose: it imports matplotlib.pyplot (about a
+        # second), and report.py imports this module for every grades.csv.
         from copydetect.utils import filter_code, winnow
 
         self.raw_code = text
@@ -332,9 +337,6 @@ def read_assignment(sources: list[Path], release_dir: Path) -> tuple[dict[str, s
         ``exercises/<assignment>``: its notebooks say which cells are answers, its code is
         boilerplate.
     """
-    import nbformat
-
-    from .integrity import SubmissionUnreadable, read_notebook
 
     releases = {p.name: nbformat.read(p, as_version=4)
                 for p in sorted(release_dir.glob("*.ipynb"))}
@@ -388,8 +390,6 @@ def run(course_root: Path, submitted: Path, assignments: list[str], *, out_dir: 
         What was left out (an unreadable notebook, an assignment without a release), and why.
     """
     if settings is None:
-        from .course import nbgrader_config
-
         settings = Similarity(config=nbgrader_config(Path(course_root)))
     out_dir = Path(out_dir or course_root)
     submitted = Path(submitted)

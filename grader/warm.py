@@ -19,7 +19,19 @@ Nothing here runs a kernel or an event loop, so the fork server stays safe to fo
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import jinja2
+import nbformat
+from nbformat import v4
+from nbgrader.converters import GenerateFeedback
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.preprocessors import GetGrades
+
+from .course import api_for
+from .gradebook import open_gradebook
+from .patches import shared_jinja_cache
 
 
 class MemoryBytecodeCache(jinja2.BytecodeCache):
@@ -54,14 +66,12 @@ CACHE = MemoryBytecodeCache()
 def install() -> None:
     """Make every nbconvert template environment created from now on use :data:`CACHE` (a patch of
     nbconvert's internals: :func:`grader.patches.shared_jinja_cache`)."""
-    from .patches import shared_jinja_cache
 
     shared_jinja_cache(CACHE)
 
 
 def _sample_notebook():
     """A notebook with the kinds of cells and outputs an autograded submission has."""
-    from nbformat import v4
 
     nb = v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -92,13 +102,6 @@ def warm() -> None:
 
 def warm_gradebook() -> None:
     """Release a sample assignment and record a submission of it in a throwaway gradebook."""
-    import tempfile
-    from pathlib import Path
-
-    import nbformat
-
-    from .course import api_for
-    from .gradebook import open_gradebook
 
     with tempfile.TemporaryDirectory(prefix="grader-warm-") as tmp:
         root = Path(tmp)
@@ -126,10 +129,6 @@ def warm_gradebook() -> None:
 
 def warm_feedback() -> None:
     """Render one feedback page the way nbgrader's ``generate_feedback`` does, and throw it away."""
-    import nbformat
-    from nbgrader.converters import GenerateFeedback
-    from nbgrader.coursedir import CourseDirectory
-    from nbgrader.preprocessors import GetGrades
 
     install()
     converter = GenerateFeedback(coursedir=CourseDirectory())

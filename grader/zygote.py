@@ -24,6 +24,10 @@ Processes and protocol:
 Fairness: a forked kernel gets fresh random seeds (``random``, NumPy's global generator), its own
 working folder at ``sys.path[0]`` and the environment of :func:`grader.kernel_launcher.kernel_env`,
 as a freshly started kernel would.
+
+Imports are made inside the functions, on purpose: the stub (``python -m grader.zygote kernel``) is
+started for every kernel and must stay a bare interpreter, and the zygote's own imports
+(:func:`preload`) are what every forked kernel inherits, so they are chosen one by one.
 """
 
 from __future__ import annotations
