@@ -17,6 +17,7 @@ import re
 import subprocess
 import sys
 import threading
+import warnings
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urldefrag, urljoin, urlparse
@@ -400,8 +401,6 @@ def test_axe_finds_no_serious_or_critical_violation(offline, server, path):
 
     for v in violations:
         if v["impact"] not in BLOCKING:
-            import warnings
-
             warnings.warn(f"axe on {path}: {describe(v)}", AxeFinding, stacklevel=1)
     blocking = [describe(v) for v in violations if v["impact"] in BLOCKING]
     assert not blocking, f"axe on {path} (details in {report}):\n" + "\n".join(blocking)
