@@ -78,6 +78,23 @@ def test_randomness_is_seeded(path):
             f"{rel(path)} draws random numbers but never seeds them (nnlib.utils.seed_everything)")
 
 
+@pytest.mark.parametrize("path", ALL, ids=rel)
+def test_every_table_column_has_a_header(path):
+    """A screen reader announces a cell by its column's header: an empty one (axe's
+    empty-table-header) leaves the first column of a table unnamed."""
+    empty = []
+    for cell in read(path).cells:
+        if cell.cell_type != "markdown":
+            continue
+        lines = cell.source.splitlines()
+        for i, line in enumerate(lines[:-1]):
+            if line.lstrip().startswith("|") and re.match(r"^\s*\|[\s|:-]*-[\s|:-]*$", lines[i + 1]):
+                headers = [h.strip() for h in line.strip().strip("|").split("|")]
+                if any(not h for h in headers):
+                    empty.append(f"{cell.get('id')}: {line.strip()[:60]}")
+    assert not empty, f"{rel(path)} has tables with an empty column header: {empty}"
+
+
 @pytest.mark.parametrize("path", LECTURES, ids=rel)
 def test_lectures_import_never_redefine_library_code(path):
     """A function a lecture defines must not shadow one that nnlib already provides."""
