@@ -1,4 +1,4 @@
-"""Imported once by the grading fork server (see :class:`grader.forkserver.Workers`), never elsewhere.
+"""Imported once by the grading fork server (:class:`grader.forkserver.Workers`), never elsewhere.
 
 It warms the fork server up (:mod:`grader.warm`) so that every worker forked from it starts warm.
 Warming is only an optimisation: if it fails, workers render feedback from cold, as before.

@@ -1,6 +1,6 @@
 """``python -m grader``: the instructor's commands.
 
-``run``      regenerate releases, grade ``submitted/`` (or the bundled samples), write ``grades.csv``
+``run``      regenerate releases, grade ``submitted/`` (or the bundled samples), write grades.csv
 ``report``   rewrite ``grades.csv`` from the gradebook (after manual grading in the formgrader)
 ``release``  only regenerate ``exercises/`` from ``solutions/``
 ``check``    integrity findings for one submitted notebook against its release
@@ -56,8 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="do not compare the submissions afterwards (python -m grader similarity)")
     sub.add_parser("release", help="regenerate exercises/ from solutions/").add_argument(
         "--course", type=Path, default=REPO)
-    rep = sub.add_parser("report", help="rewrite grades.csv from the gradebook and print the grades "
-                                        "(manual grades and late penalties included)")
+    rep = sub.add_parser("report", help="rewrite grades.csv from the gradebook and print the "
+                                        "grades (manual grades and late penalties included)")
     rep.add_argument("--course", type=Path, default=REPO)
     rep.add_argument("--csv", type=Path, default=None, help="default: <course>/grades.csv")
     sim = sub.add_parser("similarity", help="flag submissions of an assignment that are "
@@ -93,7 +93,8 @@ def main(argv=None) -> int:
     import warnings
 
     args = build_parser().parse_args(argv)
-    # nbgrader's gradebook code triggers SQLAlchemy "not in session" warnings that are harmless here.
+    # nbgrader's gradebook code triggers SQLAlchemy "not in session" warnings that are harmless
+    # here.
     warnings.filterwarnings("ignore", message=".*not in session.*")
     if args.command == "check":
         return _check(args)

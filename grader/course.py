@@ -50,7 +50,8 @@ class Course:
 def nbgrader_config(course_root: Path, *, timeout: int | None = None,
                     kernel_name: str | None = None, ipc_path: Path | None = None,
                     gradebook: Path | None = None) -> Config:
-    """The repository's ``grader_config.py`` with the course root (and gradebook) at ``course_root``.
+    """The repository's ``grader_config.py`` with the course root (and gradebook) at
+    ``course_root``.
 
     Parameters
     ----------

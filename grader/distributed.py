@@ -45,7 +45,8 @@ class SchedulerUnavailable(RuntimeError):
 def connect(address: str, timeout: float = 10.0):
     """A ``distributed.Client`` for ``address``; :class:`SchedulerUnavailable` when none answers."""
     if not isinstance(address, str) or not address.strip():
-        raise ValueError(f"scheduler must be an address such as tcp://127.0.0.1:8786, got {address!r}")
+        raise ValueError("scheduler must be an address such as tcp://127.0.0.1:8786, "
+                         f"got {address!r}")
     from distributed import Client  # on purpose here: Dask only for a run with --scheduler
 
     try:
@@ -67,11 +68,16 @@ def connect(address: str, timeout: float = 10.0):
 # bytes in, bytes out
 
 
+def _no_links(member: tarfile.TarInfo) -> tarfile.TarInfo | None:
+    """A tar filter that leaves links out."""
+    return None if member.issym() or member.islnk() else member
+
+
 def _pack(folder: Path, arcname: str = ".") -> bytes:
     """``folder`` as a gzipped tar; links are left out (a submission never needs them)."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        tar.add(folder, arcname=arcname, filter=lambda m: None if m.issym() or m.islnk() else m)
+        tar.add(folder, arcname=arcname, filter=_no_links)
     return buf.getvalue()
 
 
@@ -86,11 +92,10 @@ def _products(result: Result) -> bytes:
     job_dir = Path(result.job_dir)
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        skip = lambda m: None if m.issym() or m.islnk() else m
         for rel in ("gradebook.db", f"autograded/{result.student}/{result.assignment}",
                     f"feedback/{result.student}/{result.assignment}"):
             if (job_dir / rel).exists():
-                tar.add(job_dir / rel, arcname=rel, filter=skip)
+                tar.add(job_dir / rel, arcname=rel, filter=_no_links)
     return buf.getvalue()
 
 
@@ -99,7 +104,8 @@ def grade_chunk(course_bytes: bytes, chunk: list[dict], opts: Options) -> list[t
 
     ``course_bytes`` holds the assignments' sources and the template course (see
     :func:`grader.releases.build_template`), built once by the instructor's process. Each item of
-    ``chunk`` has ``student``, ``assignment``, ``submission`` (bytes) and ``prior``. Returns, per item and in order, the result as a dict and the job's products.
+    ``chunk`` has ``student``, ``assignment``, ``submission`` (bytes) and ``prior``. Returns, per
+    item and in order, the result as a dict and the job's products.
     """
     keep = bool(os.environ.get("GRADER_KEEP_WORK"))  # for debugging a worker: keep its scratch
     scratch = Path(tempfile.mkdtemp(prefix="grader-dask-"))
@@ -171,7 +177,7 @@ def run_jobs_on_cluster(jobs: list[Job], course: Course, opts: Options, client, 
                 if progress is not None:
                     progress(results[i])
             continue
-        for i, (data, products) in zip(indices, returned):
+        for i, (data, products) in zip(indices, returned, strict=False):
             result = Result(**data)
             if products:
                 local = work_root / f"job-{i}"

@@ -15,8 +15,8 @@ writes one row per student and one column per assignment:
 
 Canvas (its documented gradebook import): the columns ``Student`` ("Last, First"), ``ID``,
 ``SIS User ID``, ``SIS Login ID``, ``Section``, then one per assignment, and a second row
-``Points Possible`` with each assignment's maximum, as Canvas's own export writes it. Canvas matches a
-row by ``ID`` (the roster's ``canvas_id``), ``SIS User ID`` or ``SIS Login ID`` (the roster's
+``Points Possible`` with each assignment's maximum, as Canvas's own export writes it. Canvas matches
+a row by ``ID`` (the roster's ``canvas_id``), ``SIS User ID`` or ``SIS Login ID`` (the roster's
 ``sis_login_id``, else the course's student id, which is the hub login).
 
 Moodle (its grade import, "CSV file"): the columns ``First name``, ``Last name``, ``ID number``
@@ -55,7 +55,8 @@ class Grades:
 
     assignments: dict[str, float] = field(default_factory=dict)
     scores: dict[tuple[str, str], float | None] = field(default_factory=dict)
-    names: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # gradebook: first, last, email
+    # the gradebook's first name, last name and email of each student
+    names: dict[str, tuple[str, str, str]] = field(default_factory=dict)
 
 
 def read_roster(path: Path) -> list[dict]:

@@ -1,8 +1,8 @@
 """What a student's feedback may show: an nbgrader preprocessor for ``generate_feedback``.
 
-``autograded/`` holds the instructor's full notebook (hidden tests, their tracebacks, rubrics), which
-the formgrader shows. nbgrader renders feedback from that same notebook, so by itself it would hand the
-hidden tests to the student. ``grader_config.py`` adds :class:`HideHiddenTests` to
+``autograded/`` holds the instructor's full notebook (hidden tests, their tracebacks, rubrics),
+which the formgrader shows. nbgrader renders feedback from that same notebook, so by itself it would
+hand the hidden tests to the student. ``grader_config.py`` adds :class:`HideHiddenTests` to
 ``GenerateFeedback.preprocessors``: whoever renders feedback (``make grade``, the formgrader's
 *Generate Feedback* button or ``nbgrader generate_feedback``) gets the cleaned version.
 """
@@ -16,9 +16,10 @@ from traitlets import Integer
 from . import cells, patches
 
 HIDDEN_NOTE = "# (hidden tests ran here; their code is not shown)"
-STDERR_NOTE = ("\n[grader] This test wrote to stderr (above: a warning, or a message printed there). "
-               "nbgrader counts any output on stderr in a test cell as a failure, even when every "
-               "check passed: find what your code warns about or prints to stderr, and fix it.\n")
+STDERR_NOTE = ("\n[grader] This test wrote to stderr (above: a warning, or a message printed "
+               "there). nbgrader counts any output on stderr in a test cell as a failure, even "
+               "when every check passed: find what your code warns about or prints to stderr, "
+               "and fix it.\n")
 
 
 class HideHiddenTests(ClearHiddenTests):

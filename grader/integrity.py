@@ -2,10 +2,10 @@
 
 nbgrader trusts the notebook it is given: a duplicated ``grade_id`` aborts a whole batch, a deleted
 test cell silently drops points, and code in a solution cell can change what later test cells do.
-:func:`check_submission` reads the submitted notebook, compares it with the release cell by cell, and
-returns a *repaired* notebook (the release's locked and test cells restored, each ``grade_id`` once,
-missing cells put back) together with the findings; :func:`scan_code` lists what honest answers never
-need. A submission with findings is still graded, and marked for review.
+:func:`check_submission` reads the submitted notebook, compares it with the release cell by cell,
+and returns a *repaired* notebook (the release's locked and test cells restored, each ``grade_id``
+once, missing cells put back) together with the findings; :func:`scan_code` lists what honest
+answers never need. A submission with findings is still graded, and marked for review.
 
 One module of about 400 lines on purpose: the cell-by-cell comparison, the repair and the code scan
 share the release's view of the notebook, and an answer is judged by all three together.
@@ -44,20 +44,23 @@ SUSPICIOUS_MODULES = {
     "ctypes": "raw memory access", "importlib": "import machinery", "builtins": "the builtins",
     "shutil": "file operations", "socket": "network access", "sqlite3": "database access",
     "signal": "signal handlers", "multiprocessing": "other processes", "threading": "threads",
-    "inspect": "introspection of the tests", "gc": "the garbage collector", "pathlib": "file access",
-    "io": "file access", "atexit": "exit hooks", "pty": "a terminal", "resource": "resource limits",
-    "IPython": "IPython internals", "ipykernel": "the kernel", "unittest": "mocking (unittest.mock)",
+    "inspect": "introspection of the tests", "gc": "the garbage collector",
+    "pathlib": "file access", "io": "file access", "atexit": "exit hooks", "pty": "a terminal",
+    "resource": "resource limits", "IPython": "IPython internals", "ipykernel": "the kernel",
+    "unittest": "mocking (unittest.mock)",
     "pickle": "deserialisation", "marshal": "code objects", "types": "code objects",
 }
 SUSPICIOUS_CALLS = {
     "get_ipython": "IPython hooks", "exec": "dynamic code", "eval": "dynamic code",
     "compile": "dynamic code", "open": "file access", "__import__": "dynamic imports",
     "globals": "rebinding globals", "exit": "leaving the kernel", "quit": "leaving the kernel",
-    "setattr": "rebinding attributes", "delattr": "rebinding attributes", "breakpoint": "the debugger",
+    "setattr": "rebinding attributes", "delattr": "rebinding attributes",
+    "breakpoint": "the debugger",
     "fork": "a new process", "forkpty": "a new process", "system": "a shell command",
     "popen": "a shell command", "Popen": "a subprocess", "_exit": "leaving the kernel",
     "kill": "signalling processes", "killpg": "signalling processes", "setsid": "a new session",
-    "import_module": "dynamic imports", "reload": "re-importing modules", "CDLL": "raw memory access",
+    "import_module": "dynamic imports", "reload": "re-importing modules",
+    "CDLL": "raw memory access",
     "register_magic_function": "IPython hooks", "set_custom_exc": "IPython hooks",
 }
 # Names whose rebinding at the top level of a notebook changes what later test cells do.
@@ -174,7 +177,8 @@ class _Scanner(ast.NodeVisitor):
 
     def visit_Call(self, node):
         fn = node.func
-        name = fn.id if isinstance(fn, ast.Name) else fn.attr if isinstance(fn, ast.Attribute) else ""
+        name = (fn.id if isinstance(fn, ast.Name)
+                else fn.attr if isinstance(fn, ast.Attribute) else "")
         if name in SUSPICIOUS_CALLS:
             self.add(f"calls {name}() ({SUSPICIOUS_CALLS[name]})")
         self.generic_visit(node)
@@ -321,12 +325,14 @@ def read_notebook(path) -> nbformat.NotebookNode:
             raise ValueError("not an nbformat 4 notebook")
         nbformat.validate(nb)
     except Exception as exc:  # noqa: BLE001 - nbformat raises several kinds
-        raise SubmissionUnreadable(f"{path.name} is not a valid notebook ({str(exc)[:200]})") from None
+        raise SubmissionUnreadable(f"{path.name} is not a valid notebook "
+                                   f"({str(exc)[:200]})") from None
     return nb
 
 
 def _checksum(cell) -> str | None:
-    """nbgrader's checksum of a cell (source, type and grading metadata), or None if not computable."""
+    """nbgrader's checksum of a cell (source, type and grading metadata), or None if not
+    computable."""
     # On purpose here: ``import nbgrader`` loads its server extensions (about 2 s), which checking a
     # notebook (python -m grader check, the sample tests) never needs.
     from nbgrader.utils import compute_checksum
@@ -400,8 +406,10 @@ def check_submission(submitted: nbformat.NotebookNode, release: nbformat.Noteboo
         gid = cells.grade_id(original)
         if gid and gid not in seen:
             findings.append(Finding(gid, "the cell was deleted (restored from the release)"))
-            prev = next((cells.grade_id(c) for c in reversed(release.cells[:pos]) if cells.grade_id(c) in seen), None)
-            where = next((i + 1 for i, c in enumerate(out) if prev and cells.grade_id(c) == prev), 0)
+            prev = next((cells.grade_id(c) for c in reversed(release.cells[:pos])
+                         if cells.grade_id(c) in seen), None)
+            where = next((i + 1 for i, c in enumerate(out)
+                          if prev and cells.grade_id(c) == prev), 0)
             out.insert(where, copy.deepcopy(original))
             seen.add(gid)
     repaired = copy.deepcopy(submitted)

@@ -1,4 +1,4 @@
-"""Grade one submission: stage it, check it, autograde it, read its grades, probe it, render feedback.
+"""Grade one submission: stage, check, autograde, read the grades, probe, render the feedback.
 
 A job runs in a forked worker (see :mod:`grader.pool`) with its own scratch course (a copy of
 a template gradebook that knows the assignments but no student), its own sandboxed kernel and its
@@ -25,8 +25,9 @@ from .course import Course, api_for
 from .feedback import cap_outputs
 from .types import FAILED, GRADED, REVIEW, Job, Options, Result
 
-# Of a job's time (Options.job_timeout), what the feedback after the probes is kept; and the least the
-# probes get even when the kernel used up the rest (the job may then overrun and fail, with its reason).
+# Of a job's time (Options.job_timeout), what the feedback after the probes is kept; and the least
+# the probes get even when the kernel used up the rest (the job may then overrun and fail, with its
+# reason).
 FEEDBACK_RESERVE = 20.0
 MIN_PROBE_BUDGET = 10.0
 
@@ -163,7 +164,7 @@ def probe(job: Job, course: Course, scratch: Scratch, slot: sandbox.Slot, refere
                      setup=spec["setup"], budget=budget)
     kernel = _kernel_scores(scratch.job_dir / "gradebook.db", job)
     overruled = {}
-    for one, mine, ref in zip(spec["probes"], got, reference):
+    for one, mine, ref in zip(spec["probes"], got, reference, strict=False):
         gid = one["grade_id"]
         auto, manual = kernel.get(gid, (0.0, None))
         maximum = result.grades.get(gid, [0.0, 0.0])[1]
@@ -174,7 +175,8 @@ def probe(job: Job, course: Course, scratch: Scratch, slot: sandbox.Slot, refere
                       f"; the manual score of {manual:g} a person gave stands")
             result.findings.append(f"{gid}: {auto:g}/{maximum:g} in the kernel, but outside it "
                                    f"{probes.describe(one, mine, ref)}; scored 0, the clean-room "
-                                   f"result (the kernel's score is the one before the colon){stands}")
+                                   "result (the kernel's score is the one before the colon)"
+                                   f"{stands}")
     if overruled:
         _overrule(scratch.job_dir / "gradebook.db", job, overruled)
         for gid, manual in overruled.items():
@@ -235,12 +237,14 @@ def _overrule(db: Path, job: Job, overruled: dict) -> None:
 
 
 def _copy_other_files(src: Path, dest: Path, notebooks: set[str]) -> tuple[str, list[str]]:
-    """Copy what the student submitted besides the release's notebooks, as ``nbgrader autograde`` does.
+    """Copy what the student submitted besides the release's notebooks, as ``nbgrader autograde``
+    does.
 
-    That includes ``timestamp.txt`` and ``submission_secret.txt`` (written by ``nbgrader submit``, kept
-    by ``nbgrader collect``): nbgrader reads the first for lateness, and ``release_feedback`` needs both
-    in ``feedback/``. Links are copied as links, never followed. Returns the timestamp (``""`` when
-    there is none) and findings; an unreadable timestamp is a finding and is not passed on.
+    That includes ``timestamp.txt`` and ``submission_secret.txt`` (written by ``nbgrader submit``,
+    kept by ``nbgrader collect``): nbgrader reads the first for lateness, and ``release_feedback``
+    needs both in ``feedback/``. Links are copied as links, never followed. Returns the timestamp
+    (``""`` when there is none) and findings; an unreadable timestamp is a finding and is not
+    passed on.
     """
 
     ignore = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", *sorted(notebooks))

@@ -251,8 +251,8 @@ def kernel_env(environ) -> dict:
     env.update(HOME="/tmp", IPYTHONDIR="/tmp/.ipython", MPLCONFIGDIR="/tmp/.mpl",
                MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1")
     # One thread per kernel: the workers already use every core, and BLAS/OpenMP threads that spin
-    # while they wait for a core inflate the CPU time a test may measure (a timed training test would
-    # then score lower on a busy machine).
+    # while they wait for a core inflate the CPU time a test may measure (a timed training test
+    # would then score lower on a busy machine).
     env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     # A kernel that dies of a signal (a crash in C code, say) leaves its Python stack in the job's
     # kernel log, which --keep-work keeps.

@@ -9,8 +9,8 @@ this subclass adds the usual course rule, configured in ``grader_config.py``:
 - then a fraction of the notebook's score per day or part of a day late;
 - and zero from ``zero_after_days`` on.
 
-Because it is an nbgrader plugin, plain ``nbgrader autograde``, the formgrader and ``make grade`` all
-apply the same rule.
+Because it is an nbgrader plugin, plain ``nbgrader autograde``, the formgrader and ``make grade``
+all apply the same rule.
 """
 
 from __future__ import annotations

@@ -18,12 +18,12 @@ def merge(results: list[Result], course: Course) -> None:
 
     What nbgrader users rely on is kept: the submission's timestamp (and so its lateness, with any
     extension granted), the late penalty of the course's plugin, and everything a person entered in
-    the formgrader (manual scores, comments, extra credit). A regrade replaces the autograder's part.
-    A manual score is flagged for another look (``needs_manual_grade``) when the answers of its
-    notebook or its autograded score changed since, as nbgrader does; an unchanged submission keeps
-    its manual grades as they were. A failed job leaves no stale autograder score: the submission is
-    removed, or, when a person already graded parts of it, its autograded scores are cleared and
-    flagged for manual grading so the manual work is not lost.
+    the formgrader (manual scores, comments, extra credit). A regrade replaces the autograder's
+    part. A manual score is flagged for another look (``needs_manual_grade``) when the answers of
+    its notebook or its autograded score changed since, as nbgrader does; an unchanged submission
+    keeps its manual grades as they were. A failed job leaves no stale autograder score: the
+    submission is removed, or, when a person already graded parts of it, its autograded scores are
+    cleared and flagged for manual grading so the manual work is not lost.
     """
     with gradebook.open_gradebook(course.root / "gradebook.db") as gb:
         roster = {s.id for s in gb.students if s.first_name or s.last_name or s.email}

@@ -99,8 +99,8 @@ def supported(patch: str) -> bool:
 
 
 def block_rfc3987_syntax() -> bool:
-    """Make ``import rfc3987_syntax`` fail, so jsonschema does without it; must run before jsonschema
-    is imported. Returns whether the block is in place."""
+    """Make ``import rfc3987_syntax`` fail, so jsonschema does without it; must run before
+    jsonschema is imported. Returns whether the block is in place."""
     if not supported("block_rfc3987_syntax"):
         return False
     if "rfc3987_syntax" not in sys.modules:
@@ -116,7 +116,8 @@ def unblock_rfc3987_syntax() -> None:
 
 
 def _alembic_head() -> str:
-    """The gradebook schema's alembic revision, read in-process from nbgrader's migration scripts."""
+    """The gradebook schema's alembic revision, read in-process from nbgrader's migration
+    scripts."""
     from pathlib import Path
 
     import nbgrader

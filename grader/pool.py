@@ -40,8 +40,8 @@ def run_jobs(jobs: list[Job], course: Course, opts: Options, progress=None, *,
 
     Returns the results in the order of ``jobs`` and the scratch folder that holds each job's
     products (``Result.job_dir``). The template course (see :func:`build_template`) is built here
-    unless ``template`` is given; ``prior`` (see :func:`grader.gradebook.read_prior`) defaults to the course
-    gradebook's. A remote worker is handed both instead.
+    unless ``template`` is given; ``prior`` (see :func:`grader.gradebook.read_prior`) defaults to
+    the course gradebook's. A remote worker is handed both instead.
     """
     with sandbox.lease_slots(max(1, opts.workers)) as slots:
         return _run_jobs(jobs, course, opts, progress, slots, released, template, prior)

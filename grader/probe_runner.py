@@ -1,9 +1,10 @@
 """Run a notebook's answer code in a fresh process and evaluate the hidden probes (sandboxed side).
 
 Reads ``probe-input.json`` from the working folder: ``{"code": [cell sources], "setup": source,
-"probes": [{"call": name, "args": [...], "kwargs": {...}}]}``; writes ``probe-output.json``: one entry per probe, either
-``{"value": nested lists of floats}`` or ``{"error": "ExceptionName: message"}``. Only plain JSON
-crosses the boundary: nothing the student's code returns is unpickled or executed by the grader.
+"probes": [{"call": name, "args": [...], "kwargs": {...}}]}``; writes ``probe-output.json``: one
+entry per probe, either ``{"value": nested lists of floats}`` or
+``{"error": "ExceptionName: message"}``. Only plain JSON crosses the boundary: nothing the student's
+code returns is unpickled or executed by the grader.
 """
 
 import contextlib
@@ -12,12 +13,13 @@ import json
 import math
 import signal
 
-# NumPy is imported where a value is converted, on purpose: the probe process runs the student's code
-# as a fresh interpreter would, with nothing imported that the answers did not import themselves.
+# NumPy is imported where a value is converted, on purpose: the probe process runs the student's
+# code as a fresh interpreter would, with nothing imported that the answers did not import.
 
 
 class CellTimeout(BaseException):
-    """Raised by the alarm when a cell or probe runs too long (not an Exception: harder to swallow)."""
+    """Raised by the alarm when a cell or probe runs too long (not an Exception: harder to
+    swallow)."""
 
 
 def _alarm(signum, frame):

@@ -4,9 +4,9 @@ nbgrader runs the hidden tests in the same kernel as the student's code, so code
 can change what a test sees (rebind ``np.allclose``, patch ``AssertionError``, install an IPython
 hook...). The probes re-run only the student's *answer* cells in a fresh sandboxed process, call the
 graded functions on hidden inputs, bring back plain numbers as JSON, and compare them outside the
-sandbox with the instructor's solution treated the same way. When the in-kernel tests gave a question
-points but a probe disagrees, the autograder's score of that question becomes 0 and the submission is
-flagged for review (``grader.job.probe``); a manual score a person entered stands.
+sandbox with the instructor's solution treated the same way. When the in-kernel tests gave a
+question points but a probe disagrees, the autograder's score of that question becomes 0 and the
+submission is flagged for review (``grader.job.probe``); a manual score a person entered stands.
 
 An assignment declares its probes in ``solutions/<assignment>/probes.json`` (never released: the
 course configuration ignores the file name)::
@@ -57,7 +57,8 @@ def load_probes(source_dir: Path) -> dict | None:
     setup = spec.get("setup", "")
     if isinstance(setup, list):
         setup = "\n".join(setup)
-    if not isinstance(setup, str):  # a malformed probes.json, as above: its callers expect ValueError
+    # a malformed probes.json, as above: its callers expect ValueError
+    if not isinstance(setup, str):
         raise ValueError(f"{path}: 'setup' must be Python source (a string or a list of lines), "  # noqa: TRY004
                          f"got {type(setup).__name__}")
     spec["setup"] = setup
@@ -111,7 +112,8 @@ def run(nb, probes: list[dict], workdir: Path, slot: sandbox.Slot, setup: str = 
 
 
 def agrees(result: dict, reference: dict, probe: dict) -> bool:
-    """Whether a student's probe result matches the reference (same shape, values within tolerance)."""
+    """Whether a student's probe result matches the reference (same shape, values within
+    tolerance)."""
     if "error" in reference:
         return "error" in result
     if "error" in result or result.get("shape") != reference.get("shape"):

@@ -33,8 +33,8 @@ def record_assignments(course: Course, assignments: list[str]) -> list[str]:
     A course folder without ``gradebook.db`` (a fresh clone) or whose gradebook never saw an
     assignment has no place for its grades: the merge would fail after every submission was graded.
     Graded with ``--no-release``, each job is graded against a release generated from
-    ``solutions/`` (see :func:`build_template`), so the gradebook's record is generated the same way,
-    in a scratch folder: ``exercises/`` is left as it is.
+    ``solutions/`` (see :func:`build_template`), so the gradebook's record is generated the same
+    way, in a scratch folder: ``exercises/`` is left as it is.
     """
     missing = gradebook.unknown_assignments(course, assignments)
     if not missing:
@@ -60,8 +60,8 @@ def build_template(course: Course, work_root: Path, assignments: list[str], *,
     computes lateness and the late penalty as plain nbgrader would.
 
     With ``released`` (the course's releases and gradebook were regenerated in this run, see
-    :func:`generate_releases`), it is made of those: nothing is generated twice. Otherwise the releases are
-    generated here from the sources.
+    :func:`generate_releases`), it is made of those: nothing is generated twice. Otherwise the
+    releases are generated here from the sources.
     """
     template = work_root / "template"
     template.mkdir(mode=0o700)

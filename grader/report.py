@@ -92,7 +92,8 @@ def write_csv(results, path: Path) -> None:
         for r in sorted(results, key=lambda r: (r.student, r.assignment)):
             failed = r.status == FAILED
             writer.writerow([r.student, r.first_name, r.last_name, r.assignment, r.status,
-                             _fmt(None if failed else r.score), _fmt(None if failed else r.max_score),
+                             _fmt(None if failed else r.score),
+                             _fmt(None if failed else r.max_score),
                              _fmt(None if failed else r.raw_score),
                              _fmt(None if failed else r.late_penalty),
                              _fmt(None if failed else r.seconds_late), r.timestamp,
@@ -109,8 +110,8 @@ def table(results) -> str:
             score += f" (late: -{r.late_penalty:g})"
         rows.append((r.student, r.assignment, score, r.status, r.reason[:90]))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths)) + "  " + row[4]
-             for row in rows]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True))
+             + "  " + row[4] for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths) + "  " + "-" * 6)
     counts = {}
     for r in results:

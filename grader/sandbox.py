@@ -1,8 +1,8 @@
 """The grading kernel: a kernelspec whose process is limited, unprivileged and cut off.
 
-:func:`prepare` writes, for one grading job, a kernelspec directory (put it on ``JUPYTER_PATH``) whose
-kernel runs :mod:`grader.kernel_launcher` with the job's limits. What the sandbox gives depends on the
-grader's rights, as :func:`mode` finds them out (by trying) and says in one line:
+:func:`prepare` writes, for one grading job, a kernelspec directory (put it on ``JUPYTER_PATH``)
+whose kernel runs :mod:`grader.kernel_launcher` with the job's limits. What the sandbox gives
+depends on the grader's rights, as :func:`mode` finds them out (by trying) and says in one line:
 
 - always: resource limits (address space, CPU seconds, file size, processes, no core files), a
   working directory that is a scratch copy of the one submission, and a private HOME/IPython dir;

@@ -1,8 +1,8 @@
 """Grade a course: find the submissions, grade them with an executor, merge, report.
 
-:func:`grade_course` is ``make grade``: the releases (:mod:`grader.releases`), the jobs graded by the
-local executor (:mod:`grader.pool`) or on a Dask cluster (:mod:`grader.distributed`), their results
-merged into the course's gradebook, ``autograded/`` and ``feedback/`` (:mod:`grader.merge`),
+:func:`grade_course` is ``make grade``: the releases (:mod:`grader.releases`), the jobs graded by
+the local executor (:mod:`grader.pool`) or on a Dask cluster (:mod:`grader.distributed`), their
+results merged into the course's gradebook, ``autograded/`` and ``feedback/`` (:mod:`grader.merge`),
 replacing any earlier grading of the same submission completely, and every result reported
 (``grades.csv``, the printed table; :mod:`grader.report`).
 """

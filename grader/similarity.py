@@ -19,8 +19,8 @@ copydetect's winnowing fingerprints (the method of MOSS, offline), their code an
   ``common_min_students`` (by default: 10 % of the class, at least 3 and at most 10 submissions).
   Short answers such as a one-line sigmoid are written the same way by honest students;
 - a pair is *flagged* when the similarity of its code or of its text reaches ``threshold`` and the
-  two share at least ``min_overlap`` characters of it (of normalised code: every name counts as one),
-  so that a couple of identical short lines never make a pair suspicious.
+  two share at least ``min_overlap`` characters of it (of normalised code: every name counts as
+  one), so that a couple of identical short lines never make a pair suspicious.
 
 The settings are ``c.Similarity.*`` in ``grader_config.py``. Output, beside ``grades.csv``:
 ``similarity.csv`` (``assignment,student_a,student_b,similarity,flagged``, one row per pair that
@@ -75,9 +75,9 @@ class Similarity(Configurable):
     common_min_students = Integer(3, help="...but in at least this many submissions (code two "
                                           "students share is what the comparison looks for)..."
                                   ).tag(config=True)
-    common_max_students = Integer(10, help="...and code found in this many submissions is common "
-                                           "in any class (as MOSS's -m option, whose default is 10)."
-                                  ).tag(config=True)
+    common_max_students = Integer(10, help="...and code found in this many submissions is "
+                                           "common in any class (as MOSS's -m option, whose "
+                                           "default is 10).").tag(config=True)
     noise_threshold = Integer(25, help="copydetect's k: matches shorter than this many characters "
                                        "of normalised code are never seen.").tag(config=True)
     guarantee_threshold = Integer(25, help="copydetect's guarantee: matches at least this long are "
@@ -222,7 +222,8 @@ def student_code(submitted, release) -> str:
             label = f"extra cell {index + 1}"
         else:
             continue  # a locked or test cell: the release's, restored before grading
-        (code if kind == "code" else prose).append(f"# ---- {label} ----\n{_source(cell).rstrip()}\n")
+        (code if kind == "code" else prose).append(
+            f"# ---- {label} ----\n{_source(cell).rstrip()}\n")
     return join(["\n".join(code)], ["\n".join(prose)])
 
 
@@ -323,7 +324,8 @@ def compare(docs: dict[str, str], boilerplate: str = "", *, assignment: str = ""
     return pairs
 
 
-def read_assignment(sources: list[Path], release_dir: Path) -> tuple[dict[str, str], str, list[str]]:
+def read_assignment(sources: list[Path],
+                    release_dir: Path) -> tuple[dict[str, str], str, list[str]]:
     """What each student wrote for the assignment of ``release_dir``, the release's code, and the
     notebooks that could not be read (left out, with the reason).
 

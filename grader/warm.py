@@ -74,7 +74,8 @@ def _sample_notebook():
     """A notebook with the kinds of cells and outputs an autograded submission has."""
 
     nb = v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     graded = {"grade": True, "solution": True, "locked": False, "grade_id": "answer", "points": 1,
               "score": 1.0, "schema_version": 3}

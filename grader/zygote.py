@@ -110,7 +110,8 @@ def _run_child(request: dict) -> None:
     """In the forked child: enter the sandbox and become the kernel (never returns)."""
     code = 1
     try:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the zygote's own handler is not the kernel's
+        # the zygote's own handler is not the kernel's
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.setsid()
         devnull = os.open(os.devnull, os.O_RDWR)
         os.dup2(devnull, 0)
@@ -147,7 +148,8 @@ def _run_child(request: dict) -> None:
 
 
 def _fresh_process_state(workdir: str) -> None:
-    """What a new interpreter would have and a fork does not: fresh seeds, its folder on the path."""
+    """What a new interpreter would have and a fork does not: fresh seeds, its folder on the
+    path."""
     import random
 
     random.seed()
