@@ -16,10 +16,11 @@ from traitlets import Integer
 from . import cells, patches
 
 HIDDEN_NOTE = "# (hidden tests ran here; their code is not shown)"
-STDERR_NOTE = ("\n[grader] This test wrote to stderr (above: a warning, or a message printed "
-               "there). nbgrader counts any output on stderr in a test cell as a failure, even "
-               "when every check passed: find what your code warns about or prints to stderr, "
-               "and fix it.\n")
+STDERR_NOTE = ("\n[grader] This test wrote to stderr (above). nbgrader counts any output on "
+               "stderr in a test cell as a failure, even when every check passed. Warnings do "
+               "not land there (the setup cell shows them on stdout, and they cost nothing): "
+               "look for a print(..., file=sys.stderr), logging, or a library writing to stderr "
+               "directly, and remove it.\n")
 
 
 class HideHiddenTests(ClearHiddenTests):
