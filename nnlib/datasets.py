@@ -4,19 +4,19 @@ Nothing here touches the network: Iris and the 8×8 digits are read from the fil
 scikit-learn, the rest is simulated. Every generator takes ``seed`` and returns the same arrays for
 the same seed; features are float64, class labels int64.
 
-==========================  ===============================  =====================================
-function                    returns                          task
-==========================  ===============================  =====================================
-``make_playground``         X (n, 2), y (n,) in {0, 1}       the Playground's circle/xor/gauss/spiral
-``load_iris``               X (150, 4), y, names             three species from four lengths (cm)
-``load_digits``             X (1797, 64) in [0, 1], y        8×8 handwritten digits 0-9
-``make_damped_oscillator``  t (n, 1) in s, x (n,)            regression of x(t)
-``make_oscillator_traces``  X (n, n_times), y (n, 2)         damping and frequency from a trace
-``make_driven_oscillator``  t (n_times,), X, X_clean         forecasting a driven, damped oscillator
-``make_pendulum_period``    θ₀ (n, 1) in rad, T (n,) in s    regression of the period T(θ₀)
-``make_invariant_mass``     X (n, 4), y (n,) in {0, 1}       a resonance (signal) against background
-``make_pulse_traces``       traces (n, length), starts, amps counting overlapping detector pulses
-==========================  ===============================  =====================================
+==========================  ================================  ======================================
+function                    returns                           task
+==========================  ================================  ======================================
+``make_playground``         X (n, 2), y (n,) in {0, 1}        Playground's circle/xor/gauss/spiral
+``load_iris``               X (150, 4), y, names              three species from four lengths (cm)
+``load_digits``             X (1797, 64) in [0, 1], y         8×8 handwritten digits 0-9
+``make_damped_oscillator``  t (n, 1) in s, x (n,)             regression of x(t)
+``make_oscillator_traces``  X (n, n_times), y (n, 2)          damping and frequency from a trace
+``make_driven_oscillator``  t (n_times,), X, X_clean          forecasting a driven damped oscillator
+``make_pendulum_period``    θ₀ (n, 1) in rad, T (n,) in s     regression of the period T(θ₀)
+``make_invariant_mass``     X (n, 4), y (n,) in {0, 1}        resonance (signal) against background
+``make_pulse_traces``       traces (n, length), starts, amps  counting overlapping detector pulses
+==========================  ================================  ======================================
 """
 
 from __future__ import annotations
@@ -122,7 +122,9 @@ def make_playground(name, n_samples=400, noise=0.0, seed=0):
 
 
 def load_iris():
-    """Fisher's Iris flowers (150 samples, 4 measurements in cm, 3 species), from scikit-learn's files.
+    """Fisher's Iris flowers: 150 samples, 4 measurements in cm, 3 species.
+
+    Read from the files that ship inside scikit-learn.
 
     Returns
     -------
@@ -184,7 +186,9 @@ def make_damped_oscillator(n_samples=200, noise=0.05, t_max=10.0, omega=2.0, gam
     omega = check_number(omega, "omega", positive=True)
     gamma = check_number(gamma, "gamma", nonnegative=True)
     if gamma >= omega:
-        raise ValueError(f"gamma must be below omega for an underdamped oscillator, got {gamma} >= {omega}")
+        raise ValueError(
+            f"gamma must be below omega for an underdamped oscillator, got {gamma} >= {omega}"
+        )
     rng = _rng(seed)
     t = np.sort(rng.uniform(0, t_max, n))
     omega_d = np.sqrt(omega**2 - gamma**2)
@@ -256,7 +260,8 @@ def make_driven_oscillator(n_series=100, n_times=100, dt=0.1, omega=2.0, gamma=0
     gamma : float, default 0.2
         Damping rate γ in 1/s (underdamped: γ < ω₀).
     drive : float, default 2.0
-        Drive amplitude F (per unit mass) in 1/s², so that x is in the units of the initial position.
+        Drive amplitude F (per unit mass) in 1/s², so that x is in the units of the initial
+        position.
     drive_omega : float, default 1.5
         Drive angular frequency Ω in rad/s.
     noise : float, default 0.05
@@ -281,7 +286,9 @@ def make_driven_oscillator(n_series=100, n_times=100, dt=0.1, omega=2.0, gamma=0
     drive_omega = check_number(drive_omega, "drive_omega", nonnegative=True)
     noise = check_number(noise, "noise", nonnegative=True)
     if gamma >= omega:
-        raise ValueError(f"gamma must be below omega for an underdamped oscillator, got {gamma} >= {omega}")
+        raise ValueError(
+            f"gamma must be below omega for an underdamped oscillator, got {gamma} >= {omega}"
+        )
     rng = _rng(seed)
     x0 = rng.uniform(-1.0, 1.0, (n, 1))
     v0 = rng.uniform(-2.0, 2.0, (n, 1))
@@ -482,7 +489,11 @@ def make_pulse_traces(counts, length=128, tau=6.0, noise=0.15, amplitude=(1.0, 1
     """
     single = isinstance(counts, (int, np.integer)) and not isinstance(counts, bool)
     counts_arr = np.atleast_1d(np.asarray(counts))
-    if counts_arr.ndim != 1 or counts_arr.size == 0 or not np.issubdtype(counts_arr.dtype, np.integer):
+    if (
+        counts_arr.ndim != 1
+        or counts_arr.size == 0
+        or not np.issubdtype(counts_arr.dtype, np.integer)
+    ):
         raise TypeError(f"counts must be an integer or a 1-D array of integers, got {counts!r}")
     if np.any(counts_arr < 0):
         raise ValueError(f"counts must be non-negative, got {counts_arr.min()}")
@@ -511,7 +522,7 @@ def make_pulse_traces(counts, length=128, tau=6.0, noise=0.15, amplitude=(1.0, 1
         s = np.sort(rng.choice(short, size=int(c), replace=False)) + (min_gap - 1) * np.arange(c)
         a = rng.uniform(a_lo, a_hi, int(c))
         starts[i, :c], amps[i, :c] = s, a
-        for si, ai in zip(s, a):
+        for si, ai in zip(s, a, strict=True):
             traces[i] += ai * np.where(t >= si, np.exp(-(t - si) / tau), 0.0)
     if single:
         return traces[0], starts[0], amps[0]
