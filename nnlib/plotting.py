@@ -1,8 +1,9 @@
 """The figures the lectures share. Each helper takes ``ax=None``, draws, and returns the axes.
 
-None of them calls ``plt.show()``: a notebook shows the figure at the end of the cell, a script saves
-it. Every figure gets a title and labelled axes (the network diagram, which has no axes, labels its
-layers instead). matplotlib, torch and the rest of nnlib are imported only when a helper needs them.
+None of them calls ``plt.show()``: a notebook shows the figure at the end of the cell, a script
+saves it. Every figure gets a title and labelled axes (the network diagram, which has no axes,
+labels its layers instead). matplotlib, torch and the rest of nnlib are imported only when a helper
+needs them.
 
 The course's style (:func:`use_course_style`, called at the top of every lecture that draws) is
 readable with a colour-vision deficiency: the colour cycle is Tableau's colour-blind palette
@@ -184,7 +185,9 @@ def plot_decision_boundary(predict_fn, X, y, ax=None, resolution=200, title="Dec
     resolution = _positive_int(resolution, "resolution", 2)
     pad = 0.1 * (X.max(axis=0) - X.min(axis=0)) + 1e-9
     lo, hi = X.min(axis=0) - pad, X.max(axis=0) + pad
-    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
+    gx, gy = np.meshgrid(
+        np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution)
+    )
     out = np.asarray(predict_fn(np.c_[gx.ravel(), gy.ravel()]), dtype=float)
     if out.ndim == 2 and out.shape[1] == 1:
         out = out[:, 0]
@@ -421,8 +424,11 @@ def plot_network(model, ax=None, max_units=8, title="Feed-forward network"):
     dx = max(2.0, 0.55 * height)  # wide layers need room between columns for their labels
     positions = []
     for li, units in enumerate(shown):
-        ys = np.linspace(height - 1, 0, len(units)) if len(units) > 1 else np.array([(height - 1) / 2])
-        positions.append([(li * dx, y, u) for y, u in zip(ys, units)])
+        if len(units) > 1:
+            ys = np.linspace(height - 1, 0, len(units))
+        else:
+            ys = np.array([(height - 1) / 2])
+        positions.append([(li * dx, y, u) for y, u in zip(ys, units, strict=True)])
     for li in range(len(sizes) - 1):
         for x0, y0, u0 in positions[li]:
             for x1, y1, u1 in positions[li + 1]:
