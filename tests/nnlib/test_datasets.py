@@ -170,7 +170,7 @@ def test_train_test_split_stratifies_by_y_or_by_an_array():
     assert len(set(unstratified)) > 1
 
 
-# --- detector pulses --------------------------------------------------------------------------------
+# --- detector pulses ------------------------------------------------------------------------------
 
 def test_pulse_traces_are_the_sum_of_their_pulses_plus_noise():
     counts = np.array([0, 1, 2, 3, 3])
@@ -178,31 +178,39 @@ def test_pulse_traces_are_the_sum_of_their_pulses_plus_noise():
                                                tau=6.0, seed=4)
     assert traces.shape == (5, 128) and starts.shape == amps.shape == (5, 3)
     t = np.arange(128)
-    for trace, c, s, a in zip(traces, counts, starts, amps):
-        assert np.all(s[:c] >= 5) and np.all(s[:c] <= 107) and np.all(s[c:] == -1) and np.all(a[c:] == 0)
-        assert np.all(np.diff(s[:c]) >= 5)                      # starts in order, at least min_gap apart
+    for trace, c, s, a in zip(traces, counts, starts, amps, strict=True):
+        assert np.all(s[:c] >= 5) and np.all(s[:c] <= 107)
+        assert np.all(s[c:] == -1) and np.all(a[c:] == 0)
+        assert np.all(np.diff(s[:c]) >= 5)  # starts in order, at least min_gap apart
         assert np.all((a[:c] >= 0.5) & (a[:c] <= 2.0))
-        expected = sum(ai * np.where(t >= si, np.exp(-(t - si) / 6.0), 0.0) for si, ai in zip(s[:c], a[:c]))
-        assert np.allclose(trace, expected)                    # noise=0: exactly the pulses, overlaps added
+        expected = sum(
+            ai * np.where(t >= si, np.exp(-(t - si) / 6.0), 0.0)
+            for si, ai in zip(s[:c], a[:c], strict=True)
+        )
+        assert np.allclose(trace, expected)  # noise=0: exactly the pulses, overlaps added
     assert np.all(traces[0] == 0)
 
 
 def test_pulse_traces_noise_seeding_and_fixed_amplitude():
     traces, starts, _ = D.make_pulse_traces(np.zeros(400, dtype=int), noise=0.15, seed=0)
-    assert starts.shape == (400, 0) and abs(traces.std() - 0.15) < 0.005 and abs(traces.mean()) < 0.005
+    assert starts.shape == (400, 0)
+    assert abs(traces.std() - 0.15) < 0.005 and abs(traces.mean()) < 0.005
     one, s1, a1 = D.make_pulse_traces(2, seed=7)
     again, s2, _ = D.make_pulse_traces(2, seed=7)
     assert one.shape == (128,) and np.array_equal(one, again) and np.array_equal(s1, s2)
-    assert np.all(a1 == 1.0)                                   # the default amplitude is fixed at 1
+    assert np.all(a1 == 1.0)  # the default amplitude is fixed at 1
     assert not np.array_equal(one, D.make_pulse_traces(2, seed=8)[0])
 
 
 def test_varying_amplitudes_break_the_trace_sum_as_a_pulse_counter():
-    """The lecture's point: with equal amplitudes the sum counts pulses, with varying ones it cannot."""
+    """The lecture's point: with equal amplitudes the sum counts pulses, with varying ones it
+    cannot."""
     counts = np.random.default_rng(0).integers(0, 4, 2000)
 
     def sum_rule_accuracy(amplitude):
-        traces, _, _ = D.make_pulse_traces(counts, amplitude=amplitude, min_gap=5, noise=0.1, seed=1)
+        traces, _, _ = D.make_pulse_traces(
+            counts, amplitude=amplitude, min_gap=5, noise=0.1, seed=1
+        )
         slope, offset = np.polyfit(traces[:1000].sum(axis=1), counts[:1000], 1)
         guess = np.clip(np.round(slope * traces[1000:].sum(axis=1) + offset), 0, 3)
         return np.mean(guess == counts[1000:])
