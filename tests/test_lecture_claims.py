@@ -40,7 +40,12 @@ def calls(source: str, name: str) -> list[ast.Call]:
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Call):
             f = node.func
-            called = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
+            if isinstance(f, ast.Name):
+                called = f.id
+            elif isinstance(f, ast.Attribute):
+                called = f.attr
+            else:
+                called = None
             if called == name:
                 found.append(node)
     return found
@@ -66,9 +71,11 @@ def test_08_learning_rate_is_chosen_on_validation_data():
     for m in chooser:
         key = ast.unparse(next(k.value for k in m.keywords if k.arg == "key"))
         assert "val_" in key, f"the run is chosen by {key!r}, not by a validation metric"
-    assert "test" in c and "X_test" in c["test"].source, "the chosen run is tested once, after the choice"
+    assert "test" in c and "X_test" in c["test"].source, (
+        "the chosen run is tested once, after the choice")
     for call in fits:
-        assert "_test" not in ast.unparse(call), "the test set stays out of the runs that make the choice"
+        assert "_test" not in ast.unparse(call), (
+            "the test set stays out of the runs that make the choice")
     assert "trains the circle best" not in markdown("08_deep_learning_tools")
 
 
@@ -112,13 +119,16 @@ def test_06_features_are_scaled_with_training_statistics_only():
     for name in ("mean", "std"):
         for call in calls(source, name):
             owner = ast.unparse(call.func.value) if isinstance(call.func, ast.Attribute) else ""
-            if owner.startswith("y"):  # the labels' signal fraction, printed: not a feature statistic
+            # the labels' signal fraction, printed: not a feature statistic
+            if owner.startswith("y"):
                 continue
             if call.lineno < split:
-                raise AssertionError(f"line {call.lineno}: {ast.unparse(call)} is computed before the "
-                                     "train/test split, i.e. with statistics of the test events too")
+                raise AssertionError(
+                    f"line {call.lineno}: {ast.unparse(call)} is computed before the "
+                    "train/test split, i.e. with statistics of the test events too")
             if owner in ("X_raw", "Xm", "X"):
-                raise AssertionError(f"{ast.unparse(call)}: statistics of all events, not the training part")
+                raise AssertionError(
+                    f"{ast.unparse(call)}: statistics of all events, not the training part")
     assert re.search(r"assert .*Xtr\[:, :4\]\.mean\(axis=0\), 0", source), (
         "the notebook asserts that the training features, and only they, are centred exactly")
 
@@ -143,7 +153,8 @@ def test_06_remarks_the_slides_use_cases_and_the_stray_paragraph():
                    "distribution of predictions is similar to that of training data"):
         assert quoted.lower() in kld.lower(), f"the KL slide's use case {quoted!r} is discussed"
     use = c["kld-use"].source
-    assert "cross_entropy" in use and "kl_div" in use, "KL with one-hot targets equals cross-entropy, shown"
+    assert "cross_entropy" in use and "kl_div" in use, (
+        "KL with one-hot targets equals cross-entropy, shown")
     hinge = re.sub(r"\s+", " ", c["hinge-note"].source)
     assert "classification problems" in hinge and "does not classify" in hinge
     bp = re.sub(r"\s+", " ", c["bp-md"].source)
@@ -160,10 +171,13 @@ def test_07_universal_approximation_separates_approximation_and_estimation_error
     assert "approximation error" in text and "estimation error" in text, (
         "the width sweep explains the two parts of the error")
     source = c["ua"].source
-    assert "matrix_rank" in source and re.search(r"assert .*matrix_rank\(design\) == n \+ 1", source), (
-        "every least-squares design is asserted to have full rank: no claim rests on a rank-deficient fit")
+    full_rank = re.search(r"assert .*matrix_rank\(design\) == n \+ 1", source)
+    assert "matrix_rank" in source and full_rank, (
+        "every least-squares design is asserted to have full rank: "
+        "no claim rests on a rank-deficient fit")
     noisy = [m for m in calls(source, "make_damped_oscillator")
-             if any(k.arg == "noise" and not (isinstance(k.value, ast.Constant) and k.value.value == 0)
+             if any(k.arg == "noise"
+                    and not (isinstance(k.value, ast.Constant) and k.value.value == 0)
                     for k in m.keywords)]
     assert noisy, "the estimation regime fits noisy data"
     summary = re.sub(r"\s+", " ", c["summary"].source)
@@ -174,7 +188,8 @@ def test_07_som_control_moves_the_winner_only():
     source = cells("07_building_blocks_architectures")["som"].source
     assert re.search(r"assert .*winner_moved == 1", source), (
         "the 'winner only' control is checked to move exactly one unit per input")
-    assert "width_start=1e-3" not in source, "a tiny width that grows during training is not winner-only"
+    assert "width_start=1e-3" not in source, (
+        "a tiny width that grows during training is not winner-only")
 
 
 def test_07_vae_checks_the_gradient_through_the_log_variance():
@@ -192,14 +207,16 @@ def test_07_pulse_counter_is_compared_with_the_trace_sum_baseline():
     assert re.search(r"assert acc_cnn > acc_baseline \+ 0\.\d", source), (
         "the CNN's margin over the baseline is asserted, not only its accuracy")
     for m in re.finditer(r"assert acc_cnn > (0\.\d+)", source):
-        assert float(m.group(1)) >= 0.9, "an accuracy check low enough to miss a collapse proves nothing"
+        assert float(m.group(1)) >= 0.9, (
+            "an accuracy check low enough to miss a collapse proves nothing")
     generated = calls(source, "make_pulse_traces")
     assert generated, "the traces come from nnlib.datasets.make_pulse_traces"
     amplitude = next(k.value for k in generated[0].keywords if k.arg == "amplitude")
     low, high = ast.literal_eval(amplitude)
     assert high >= 2 * low, "varying amplitudes, so that the sum does not tell the count"
     text = markdown("07_building_blocks_architectures")
-    assert "learnt its own edge detectors" not in text, "only some kernels are edge-like: say what is true"
+    assert "learnt its own edge detectors" not in text, (
+        "only some kernels are edge-like: say what is true")
     kernels = c["cnn-kernels"].source
     assert re.search(r"assert 0 < n_kind\[\"rise\"\] < len\(kernels\)", kernels), (
         "the kernels' description is checked against the trained kernels")
