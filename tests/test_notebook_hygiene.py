@@ -1,9 +1,9 @@
 """Every committed notebook is clean: the course's notebook policy, enforced.
 
-Policy (see README, "Notebook policy"): notebooks are committed *without outputs*. A fresh run is the
-truth; nbval runs every lecture and solution notebook in lax mode, and the notebooks assert the numbers
-they reproduce, so a wrong number fails the suite instead of hiding in a stale output. Stripped
-notebooks stay small, diff cleanly and carry no personal metadata.
+Policy (see README, "Notebook policy"): notebooks are committed *without outputs*. A fresh run is
+the truth; nbval runs every lecture and solution notebook in lax mode, and the notebooks assert the
+numbers they reproduce, so a wrong number fails the suite instead of hiding in a stale output.
+Stripped notebooks stay small, diff cleanly and carry no personal metadata.
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ def test_valid_notebook_with_stable_cell_ids(path):
     nbformat.validate(nb)
     assert (nb.nbformat, nb.nbformat_minor) >= (4, 5), f"{rel(path)}: nbformat 4.5+ stores cell ids"
     ids = [c.get("id") for c in nb.cells]
-    assert all(i and ID.match(i) for i in ids), f"{rel(path)}: every cell needs a readable id: {ids}"
+    assert all(i and ID.match(i) for i in ids), (
+        f"{rel(path)}: every cell needs a readable id: {ids}")
     assert len(set(ids)) == len(ids), f"{rel(path)}: duplicated cell ids"
 
 
@@ -55,7 +56,8 @@ def test_no_outputs_and_no_personal_metadata(path):
     extra = set(nb.metadata) - allowed
     assert not extra, f"{rel(path)}: notebook metadata {sorted(extra)} is personal or volatile"
     assert set(nb.metadata.get("grading", {})) <= GRADING_KEYS, (
-        f"{rel(path)}: unknown grading metadata {sorted(set(nb.metadata['grading']) - GRADING_KEYS)}")
+        f"{rel(path)}: unknown grading metadata "
+        f"{sorted(set(nb.metadata['grading']) - GRADING_KEYS)}")
     assert nb.metadata.get("kernelspec", {}).get("name") == "python3", f"{rel(path)}: kernel"
     for cell in nb.cells:
         assert not cell.get("outputs"), f"{rel(path)} cell {cell.id}: outputs are committed"
@@ -88,7 +90,8 @@ def test_every_table_column_has_a_header(path):
             continue
         lines = cell.source.splitlines()
         for i, line in enumerate(lines[:-1]):
-            if line.lstrip().startswith("|") and re.match(r"^\s*\|[\s|:-]*-[\s|:-]*$", lines[i + 1]):
+            rule = re.match(r"^\s*\|[\s|:-]*-[\s|:-]*$", lines[i + 1])
+            if line.lstrip().startswith("|") and rule:
                 headers = [h.strip() for h in line.strip().strip("|").split("|")]
                 if any(not h for h in headers):
                     empty.append(f"{cell.get('id')}: {line.strip()[:60]}")
@@ -154,7 +157,8 @@ def test_nbgrader_metadata(path):
     header = nb.cells[0].source
     m = re.search(r"Total:\s*(\d+(?:\.\d+)?)\s*points", header)
     assert m, f"{rel(path)}: the first cell states the total as 'Total: N points'"
-    assert float(m.group(1)) == total, f"{rel(path)}: states {m.group(1)} points, cells sum to {total}"
+    assert float(m.group(1)) == total, (
+        f"{rel(path)}: states {m.group(1)} points, cells sum to {total}")
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=rel)
