@@ -21,9 +21,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests" / "grading")]
 
-import similarity_class as C
+# Both imports need the paths just set: the script runs from a checkout, not an installed package.
+import similarity_class as C  # noqa: E402
 
-from grader import similarity
+from grader import similarity  # noqa: E402
 
 
 def main() -> int:

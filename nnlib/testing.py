@@ -101,9 +101,9 @@ def warnings_to_stdout():
     nbgrader scores a test cell 0 when it writes anything to stderr, so a warning that correct code
     issues (a ``UserWarning`` of its own, a ``RuntimeWarning`` of a test's reference formula) would
     cost the points of the test it happens in. Every assignment's setup cell calls this: a warning
-    is still shown, on stdout with a prefix that says it does not count, while an exception (a failed
-    ``assert``, an error in the answer) still fails the test. :func:`strict` is unaffected: inside it
-    a warning is an error.
+    is still shown, on stdout with a prefix that says it does not count, while an exception (a
+    failed ``assert``, an error in the answer) still fails the test. :func:`strict` is unaffected:
+    inside it a warning is an error.
 
     Returns
     -------
@@ -149,7 +149,8 @@ def hint(message, width=76):
 
     Examples
     --------
-    >>> print(hint("the gradients of W1, b1 do not match central differences; those of W2, b2 do", width=40))
+    >>> print(hint("the gradients of W1, b1 do not match central differences; "
+    ...            "those of W2, b2 do", width=40))
     the gradients of W1, b1 do not match
     central differences; those of W2, b2 do
     """

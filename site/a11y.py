@@ -24,7 +24,8 @@ CAPTION = re.compile(r'<p class="caption" role="heading"(?![^>]*aria-level)')
 PRE = re.compile(r"<pre(?=[\s>])(?![^>]*tabindex)")
 SEARCH_RESULTS = '<div id="search-results"></div>'
 ASIDES = {
-    '<aside class="sidebar-drawer">': '<aside class="sidebar-drawer" aria-label="Course navigation">',
+    '<aside class="sidebar-drawer">':
+        '<aside class="sidebar-drawer" aria-label="Course navigation">',
     '<aside class="toc-drawer">': '<aside class="toc-drawer" aria-label="On this page">',
 }
 

@@ -7,9 +7,9 @@ the image's alt is its file name, a string of hex digits for a screen reader.
 
 The lectures are stored without outputs, so a figure is recognised by its source: a cell that
 shows one (``plt.show()``), creates one (``plt.subplots``, ``plt.figure``) or calls a drawing helper
-(``nnlib.plotting.plot_*``, ``nnlib.graph.draw_graph``, ``nnlib.playground.playground``). A notebook stored with outputs is judged
-by them as well: any cell with an image output. The site test covers what this misses, since the
-built pages hold the executed outputs.
+(``nnlib.plotting.plot_*``, ``nnlib.graph.draw_graph``, ``nnlib.playground.playground``). A
+notebook stored with outputs is judged by them as well: any cell with an image output. The site
+test covers what this misses, since the built pages hold the executed outputs.
 """
 
 from __future__ import annotations
@@ -73,7 +73,8 @@ def test_the_figure_detector_sees_the_lectures_figures():
     assert not draws_figure({"source": ["h = train_playground(settings)\n"]})
     assert draws_figure({"source": ["x = 1"], "outputs": [{"data": {"image/png": "iVBOR"}}]})
     assert not draws_figure({"source": ["loss = fit(net, X, y)  # plt.show() later\n"]})
-    assert alt_problem(None) and alt_problem("") and alt_problem("<Figure size 640x480 with 1 Axes>")
+    assert alt_problem(None) and alt_problem("")
+    assert alt_problem("<Figure size 640x480 with 1 Axes>")
     assert alt_problem("A plot.")
     assert alt_problem("The loss falls with the epoch from 2.3 to 0.1, then levels off.") is None
 

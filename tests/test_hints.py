@@ -55,7 +55,8 @@ def sample(student: str, assignment: str) -> dict[str, dict[str, str]]:
 
 
 def failures(results: dict[str, dict[str, str]]) -> dict[str, str]:
-    """Per failed test, its message with the line breaks of hint() (and all runs of spaces) as one space."""
+    """Per failed test, its message with the line breaks of hint() (and all runs of spaces) as one
+    space."""
     return {gid: " ".join((r["error"] or r["stderr"]).split())
             for gid, r in results.items() if r["error"] or r["stderr"]}
 
@@ -113,8 +114,8 @@ def test_02_correct_work_that_warns_keeps_its_points_and_shows_the_warning():
     results = sample("sample-correct-warning", "02_single_layer")
     assert not failures(results), failures(results)
     shown = results["test_squared_error"]["stdout"]
-    assert "Warning (shown, not counted as a failure)" in shown and "comparing them flattened" in shown, (
-        results["test_squared_error"])
+    assert ("Warning (shown, not counted as a failure)" in shown
+            and "comparing them flattened" in shown), results["test_squared_error"]
 
 
 # 06_mlp ----------------------------------------------------------------------------------------
@@ -128,7 +129,8 @@ def test_06_log_of_a_stable_softmax_is_told_to_use_log_sum_exp():
 
 def test_06_gradient_check_names_the_wrong_gradients_without_blaming_the_batch_size():
     message = failures(sample("sample-no-relu-backward", "06_mlp"))["test_gradcheck"]
-    assert "the gradients of W1, b1 do not match" in message and "those of W2, b2 do" in message, message
+    assert ("the gradients of W1, b1 do not match" in message
+            and "those of W2, b2 do" in message), message
     assert "relu_backward" in message, message
     assert "batch size" not in message, message
 
@@ -136,7 +138,8 @@ def test_06_gradient_check_names_the_wrong_gradients_without_blaming_the_batch_s
 def test_06_gradient_check_gives_the_batch_size_hint_for_a_factor_n():
     # sample-batch-scaling divides dW2 and db2 by the batch size a second time
     message = failures(sample("sample-batch-scaling", "06_mlp"))["test_gradcheck"]
-    assert "the gradients of W2, b2 do not match" in message and "those of W1, b1 do" in message, message
+    assert ("the gradients of W2, b2 do not match" in message
+            and "those of W1, b1 do" in message), message
     assert "n = 7 (the batch size) times too small" in message, message
 
 
@@ -144,8 +147,8 @@ def test_06_full_batch_training_is_told_about_the_mini_batch_protocol():
     failed = failures(sample("sample-full-batch", "06_mlp"))
     message = failed["test_training"]
     assert "called network 1 time(s), with batches of [1400] rows" in message, message
-    assert "batches of 32 rows and a last one of 24" in message and "check the gradients" not in message, (
-        message)
+    assert ("batches of 32 rows and a last one of 24" in message
+            and "check the gradients" not in message), message
 
 
 def test_06_relu_backward_that_overwrites_the_upstream_gradient_loses_the_point(tmp_path):
@@ -157,7 +160,8 @@ def test_06_relu_backward_that_overwrites_the_upstream_gradient_loses_the_point(
 def _layers_with(relu_backward: str) -> str:
     """The solution's layers cell with relu_backward replaced."""
     nb = nbformat.read(REPO / "solutions" / "06_mlp" / "mlp.ipynb", as_version=4)
-    layers = next(c.source for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "layers")
+    layers = next(c.source for c in nb.cells
+                  if c.metadata.get("nbgrader", {}).get("grade_id") == "layers")
     return re.sub(r"def relu_backward\(dout, z\):\n(    .*\n)+", relu_backward, layers)
 
 
@@ -165,8 +169,8 @@ def test_06_correct_work_that_warns_keeps_its_points_and_shows_the_warning():
     results = sample("sample-correct-warning", "06_mlp")
     assert not failures(results), failures(results)
     shown = results["test_relu_backward"]["stdout"]
-    assert "Warning (shown, not counted as a failure)" in shown and "ReLU has no derivative" in shown, (
-        results["test_relu_backward"])
+    assert ("Warning (shown, not counted as a failure)" in shown
+            and "ReLU has no derivative" in shown), results["test_relu_backward"]
 
 
 @pytest.mark.parametrize("assignment", sorted(NOTEBOOKS))
@@ -175,7 +179,8 @@ def test_the_solution_passes_every_visible_test_silently(tmp_path, assignment):
     solution = nbformat.read(REPO / "solutions" / assignment / f"{name}.ipynb", as_version=4)
     answer = next(c for c in solution.cells if c.metadata.get("nbgrader", {}).get("solution")
                   and c.cell_type == "code")
-    results = with_answer(tmp_path, assignment, answer.metadata["nbgrader"]["grade_id"], answer.source)
+    results = with_answer(tmp_path, assignment, answer.metadata["nbgrader"]["grade_id"],
+                          answer.source)
     assert not failures(results), failures(results)
 
 

@@ -1,14 +1,14 @@
 """The nbgrader round trip for every assignment, run on a throwaway copy of the course.
 
 For each assignment in ``solutions/``: the release nbgrader generates equals the committed
-``exercises/`` (a stale release fails); the instructor's solution, submitted as a student's work, gets
-full marks on every autograded question and its written answers wait for a person; the untouched
-release gets zero everywhere, written answers included (nbgrader recognises the unchanged stub); and
-each bundled sample submission in ``samples/`` gets exactly the per-question scores recorded in
-``samples/expected/<assignment>.json`` (autograded questions only) while its written answers wait for
-manual grading. Correct work that gives a warning keeps its points: in every assignment the sample
-``sample-correct-warning`` has full marks, its warnings shown on stdout and nothing on stderr (which
-nbgrader would count as a failed test).
+``exercises/`` (a stale release fails); the instructor's solution, submitted as a student's work,
+gets full marks on every autograded question and its written answers wait for a person; the
+untouched release gets zero everywhere, written answers included (nbgrader recognises the unchanged
+stub); and each bundled sample submission in ``samples/`` gets exactly the per-question scores
+recorded in ``samples/expected/<assignment>.json`` (autograded questions only) while its written
+answers wait for manual grading. Correct work that gives a warning keeps its points: in every
+assignment the sample ``sample-correct-warning`` has full marks, its warnings shown on stdout and
+nothing on stderr (which nbgrader would count as a failed test).
 
 Written answers: every assignment has at least one manually graded answer, and each has a rubric in
 its question's read-only cell, inside a hidden-tests region. The rubric must never reach the
@@ -182,8 +182,8 @@ def test_a_warning_of_correct_code_is_shown_and_costs_nothing(assignment, tmp_pa
     give warnings (in test cells or scratch cells), and autograded it has full marks, nothing on
     stderr and the warnings shown on stdout."""
     submitted = REPO / "samples" / "submitted" / WARNING_SAMPLE / assignment
-    assert submitted.is_dir(), (f"{assignment} needs a sample {WARNING_SAMPLE}: correct answers that "
-                                "give a warning, which must keep full marks")
+    assert submitted.is_dir(), (f"{assignment} needs a sample {WARNING_SAMPLE}: correct answers "
+                                "that give a warning, which must keep full marks")
     course, result = graded(assignment, tmp_path_factory)
     auto, _ = _ids(assignment)
     lost = {gid: (result[WARNING_SAMPLE][gid]["score"], result[WARNING_SAMPLE][gid]["max_score"])
@@ -202,8 +202,8 @@ def test_a_warning_of_correct_code_is_shown_and_costs_nothing(assignment, tmp_pa
                 elif WARNING_PREFIX in text:
                     shown.append(cell.get("id"))
     assert not on_stderr, f"{WARNING_SAMPLE} wrote to stderr on {assignment}: {on_stderr}"
-    assert shown, (f"no warning of {WARNING_SAMPLE} was shown on stdout on {assignment}: its answers "
-                   "must give one, and the setup cell must call warnings_to_stdout()")
+    assert shown, (f"no warning of {WARNING_SAMPLE} was shown on stdout on {assignment}: its "
+                   "answers must give one, and the setup cell must call warnings_to_stdout()")
 
 
 @pytest.mark.parametrize("assignment", PARAMS)

@@ -1,9 +1,10 @@
 """The course as its users meet it: JupyterLab from `make lab`, in headless Chromium.
 
 A student opens the start page, follows it to a lecture and runs it, plays with the lecture 8
-playground, and validates an exercise with nbgrader's toolbar button; an instructor grades the bundled
-samples and reads the grades in the formgrader. Everything happens in a throwaway copy of the course
-(see conftest.py); each scenario leaves a screenshot of its end state in test-artifacts/e2e/.
+playground, and validates an exercise with nbgrader's toolbar button; an instructor grades the
+bundled samples and reads the grades in the formgrader. Everything happens in a throwaway copy of
+the course (see conftest.py); each scenario leaves a screenshot of its end state in
+test-artifacts/e2e/.
 """
 
 from __future__ import annotations
@@ -30,9 +31,9 @@ RUN_FINISHED = """() => {
   return prompts.length > 0 && !prompts.some(p => p.includes('*'))
     && status !== null && status.dataset.status === 'idle';
 }""".replace("CURRENT", CURRENT)
-# True once the kernel is idle and every code cell has an execution count, or one of them failed (the
-# cells after it then never run). Idle alone is not enough: right after "Run All" the kernel may not
-# have started on the first cell yet.
+# True once the kernel is idle and every code cell has an execution count, or one of them failed
+# (the cells after it then never run). Idle alone is not enough: right after "Run All" the kernel
+# may not have started on the first cell yet.
 ALL_CELLS_RAN = r"""() => {
   const nb = document.querySelector('CURRENT');
   if (!nb) return false;

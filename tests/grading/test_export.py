@@ -84,7 +84,8 @@ def test_canvas_file_has_the_documented_columns_and_scores_after_the_late_penalt
     warnings = export.export(course, "canvas", out)
     rows = _read(out)
     assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section",
-                       "01_first", "02_second"], "Canvas's gradebook import columns, then one per assignment"
+                       "01_first", "02_second"], (
+        "Canvas's gradebook import columns, then one per assignment")
     assert rows[1][0].strip() == "Points Possible" and rows[1][1:] == ["", "", "", "", "10", "10"]
     body = {r[3]: r for r in rows[2:]}  # by SIS Login ID
     assert body["alice"][:5] == ["Noether, Alice", "", "S-001", "alice", "Tue"]

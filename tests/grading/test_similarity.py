@@ -159,7 +159,8 @@ def test_numbers_are_the_same_in_every_process():
     """Python's own str hash changes per process; the fingerprints must not."""
     script = ("import sys, json, similarity_class as C; from grader import similarity as S\n"
               "a, e = C.disguise(C.honest('ana'))\n"
-              "docs = {n: S.student_code(C.submission(C.honest(n)), C.release()) for n in C.HONEST}\n"
+              "docs = {n: S.student_code(C.submission(C.honest(n)), C.release()) "
+              "for n in C.HONEST}\n"
               "docs['x'] = S.student_code(C.submission(a, e), C.release())\n"
               "print(json.dumps([(p.student_a, p.student_b, p.similarity) for p in "
               "S.compare(docs, S.release_code(C.release()))]))\n")

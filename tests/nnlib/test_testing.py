@@ -26,7 +26,7 @@ def test_quiet_silences_floating_point_and_python_warnings():
         with quiet():
             assert np.isinf(np.exp(np.float64(1000.0)))
             assert np.isnan(np.float64(0.0) / np.float64(0.0))
-            warnings.warn("harmless", UserWarning)
+            warnings.warn("harmless", UserWarning, stacklevel=1)
 
 
 def test_strict_fails_with_the_message_and_the_warning():
@@ -38,7 +38,7 @@ def test_strict_fails_with_the_message_and_the_warning():
         np.float64(0.0) / np.float64(0.0)
     with (pytest.raises(AssertionError, match=r"^no warnings \[careful\]"),
           strict("no warnings")):
-        warnings.warn("careful", RuntimeWarning)
+        warnings.warn("careful", RuntimeWarning, stacklevel=1)
 
 
 def test_strict_turns_any_warning_into_the_message():
@@ -46,7 +46,7 @@ def test_strict_turns_any_warning_into_the_message():
     # as a bare UserWarning the student has to decode.
     with (pytest.raises(AssertionError, match=r"^stay quiet \[my own warning\]"),
           strict("stay quiet")):
-        warnings.warn("my own warning", UserWarning)
+        warnings.warn("my own warning", UserWarning, stacklevel=1)
 
 
 def test_strict_allows_underflow_and_keeps_other_errors():
@@ -67,10 +67,12 @@ def test_assignments_import_the_helpers_instead_of_defining_them(path):
     setup = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "setup"]
     assert setup, f"{path.name} has no setup cell"
     assert "from nnlib.testing import quiet, strict, warnings_to_stdout" in setup[0].source, (
-        f"{path.name}'s setup cell must import quiet, strict and warnings_to_stdout from nnlib.testing")
+        f"{path.name}'s setup cell must import quiet, strict and warnings_to_stdout "
+        "from nnlib.testing")
     # nbgrader scores a test cell 0 for any stderr: without the call, a warning that correct code
     # gives outside quiet() costs the points of the test it happens in.
-    calls = [line for line in setup[0].source.splitlines() if line.strip() == "warnings_to_stdout()"]
+    calls = [line for line in setup[0].source.splitlines()
+             if line.strip() == "warnings_to_stdout()"]
     assert calls, f"{path.name}'s setup cell must call warnings_to_stdout() (not only import it)"
     copies = [c.metadata.get("nbgrader", {}).get("grade_id") or c.get("id") for c in nb.cells
               if c.cell_type == "code" and ("def quiet(" in c.source or "def strict(" in c.source)]
@@ -85,7 +87,7 @@ def test_warnings_to_stdout_shows_warnings_on_stdout_not_stderr(capsys):
         warnings_to_stdout()
         with warnings.catch_warnings():
             warnings.simplefilter("always")
-            warnings.warn("step size is large", UserWarning)
+            warnings.warn("step size is large", UserWarning, stacklevel=1)
             np.exp(np.float64(1000.0))  # NumPy's RuntimeWarning goes the same way
     finally:
         warnings.showwarning = saved
@@ -101,7 +103,8 @@ def test_warnings_to_stdout_leaves_strict_alone():
     saved = warnings.showwarning
     try:
         warnings_to_stdout()
-        with pytest.raises(AssertionError, match=r"^no warnings \[careful\]"), strict("no warnings"):
-            warnings.warn("careful", RuntimeWarning)
+        with (pytest.raises(AssertionError, match=r"^no warnings \[careful\]"),
+              strict("no warnings")):
+            warnings.warn("careful", RuntimeWarning, stacklevel=1)
     finally:
         warnings.showwarning = saved

@@ -11,10 +11,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "site"))
 from a11y import fix_page
 
 FURO_PAGE = """<aside class="sidebar-drawer">
-<div class="sidebar-tree"><p class="caption" role="heading"><span class="caption-text">Lectures</span></p>
-<ul><li class="toctree-l1"><a class="reference internal" href="01.html">1</a></li></ul></div></aside>
+<div class="sidebar-tree"><p class="caption" role="heading">\
+<span class="caption-text">Lectures</span></p>
+<ul><li class="toctree-l1"><a class="reference internal" href="01.html">1</a></li></ul>\
+</div></aside>
 <article><div class="highlight"><pre><span></span>x = 1</pre></div>
-<div class="output text_plain highlight-myst-ansi notranslate"><div class="highlight"><pre><span></span>1
+<div class="output text_plain highlight-myst-ansi notranslate">\
+<div class="highlight"><pre><span></span>1
 </pre></div></div><p>A <code>preformatted</code> word.</p></article>
 <aside class="toc-drawer"><div class="toc-tree"></div></aside>"""
 

@@ -45,7 +45,8 @@ LOOPBACK = {"127.0.0.1", "localhost", "[::1]", "::1"}
 
 
 def _sources() -> list[Path]:
-    return [*LECTURES, *EXERCISES, *(p for p in (REPO / "site").rglob("*.*") if "__pycache__" not in p.parts)]
+    return [*LECTURES, *EXERCISES,
+            *(p for p in (REPO / "site").rglob("*.*") if "__pycache__" not in p.parts)]
 
 
 def _cells(nb: Path, kind: str) -> list[str]:
@@ -360,7 +361,7 @@ def test_the_network_guard_records_what_it_blocks(browser, server):
         context.close()
 
 
-# --- accessibility (WCAG 2.1 AA) -------------------------------------------------------------------
+# --- accessibility (WCAG 2.1 AA) ------------------------------------------------------------------
 
 SITE_PAGES = [
     "index.html",
