@@ -1,7 +1,7 @@
 """The asserts in the lecture notebooks test something: none is true by construction.
 
-A notebook's ``assert`` is what turns a printed number into a check (README, "Notebook policy"), so an
-assert that cannot fail gives false confidence: ``assert 0.56 + 0.54 + 0.65 == 1.75`` re-adds the
+A notebook's ``assert`` is what turns a printed number into a check (README, "Notebook policy"), so
+an assert that cannot fail gives false confidence: ``assert 0.56 + 0.54 + 0.65 == 1.75`` re-adds the
 slide's own numbers, and ``lam = 10.0`` followed by ``assert lam == 10.0`` checks an assignment.
 
 :func:`trivial_asserts` reads a notebook's code cells with :mod:`ast`, in order, and flags an assert
@@ -11,12 +11,12 @@ slide's own numbers, and ``lam = 10.0`` followed by ``assert lam == 10.0`` check
   expression and not rebound since (in the same cell or an earlier one);
 * that compares an expression with itself (``x == x``, ``x <= x``).
 
-Names bound inside a loop, ``if``, ``with`` or ``try`` block may or may not hold the literal after the
-block, so they count as unknown there; a function body is checked with the names it sees, and its own
-bindings stay inside it. The checker errs on the side of accepting: only asserts that cannot depend on
-anything the notebook computes are flagged. It cannot see meaning: an assert that compares two computed
-values which were made equal on purpose (a slope chosen so that two curves meet, then a check that
-they meet) passes it, so that still takes a reader.
+Names bound inside a loop, ``if``, ``with`` or ``try`` block may or may not hold the literal after
+the block, so they count as unknown there; a function body is checked with the names it sees, and
+its own bindings stay inside it. The checker errs on the side of accepting: only asserts that cannot
+depend on anything the notebook computes are flagged. It cannot see meaning: an assert that compares
+two computed values which were made equal on purpose (a slope chosen so that two curves meet, then a
+check that they meet) passes it, so that still takes a reader.
 
 Only the lectures are checked: an nbgrader test in ``solutions/`` rightly checks a student's answer
 that the solution writes as a literal (``rho_star = 0.5``).
@@ -35,18 +35,20 @@ LECTURES = sorted((REPO / "lectures").glob("*.ipynb"))
 #: Built-ins that compute a value from their arguments alone.
 PURE_BUILTINS = frozenset({
     "abs", "all", "any", "bool", "complex", "divmod", "float", "frozenset", "int", "len", "list",
-    "max", "min", "pow", "range", "repr", "reversed", "round", "set", "sorted", "str", "sum", "tuple",
+    "max", "min", "pow", "range", "repr", "reversed", "round", "set", "sorted", "str", "sum",
+    "tuple",
 })
-#: Functions of those modules that read state, files or random numbers: not fixed by their arguments.
+#: Functions of those modules that read state, files or random numbers: not fixed by their
+#: arguments.
 IMPURE_ATTRIBUTES = frozenset({"random", "load", "loadtxt", "genfromtxt", "fromfile", "memmap",
                                "empty", "empty_like", "seterr", "geterr"})
 #: Calls that only read their arguments (a name passed to any other call may be changed by it).
-READ_ONLY_CALLS = frozenset({"print", "zip", "enumerate", "isinstance", "type", "id", "hash", "format",
-                             "iter", "display", "repr"})
+READ_ONLY_CALLS = frozenset({"print", "zip", "enumerate", "isinstance", "type", "id", "hash",
+                             "format", "iter", "display", "repr"})
 #: Methods that change their object in place (lists, dicts, sets, NumPy arrays).
 MUTATING_METHODS = frozenset({
-    "append", "extend", "insert", "remove", "pop", "clear", "sort", "reverse", "update", "setdefault",
-    "popitem", "add", "discard", "difference_update", "intersection_update",
+    "append", "extend", "insert", "remove", "pop", "clear", "sort", "reverse", "update",
+    "setdefault", "popitem", "add", "discard", "difference_update", "intersection_update",
     "symmetric_difference_update", "fill", "resize", "put", "itemset", "setflags", "partition",
 })
 #: Modules whose functions on literal arguments give a value fixed in advance.
@@ -57,7 +59,8 @@ _COMPOUND = (ast.For, ast.AsyncFor, ast.While, ast.If, ast.With, ast.AsyncWith, 
 
 
 def _module_root(node: ast.expr) -> str | None:
-    """``np`` for ``np.linalg.norm``; None for a chain through a state-reading part (``np.random``)."""
+    """``np`` for ``np.linalg.norm``; None for a chain through a state-reading part
+    (``np.random``)."""
     while isinstance(node, ast.Attribute):
         if node.attr in IMPURE_ATTRIBUTES:
             return None
@@ -76,7 +79,8 @@ def is_literal(node: ast.AST | None, consts: set[str]) -> bool:
     if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
         return all(is_literal(e, consts) for e in node.elts)
     if isinstance(node, ast.Dict):
-        return all(is_literal(k, consts) and is_literal(v, consts) for k, v in zip(node.keys, node.values))
+        return all(is_literal(k, consts) and is_literal(v, consts)
+                   for k, v in zip(node.keys, node.values, strict=True))
     if isinstance(node, ast.Starred):
         return is_literal(node.value, consts)
     if isinstance(node, ast.UnaryOp):
@@ -86,7 +90,8 @@ def is_literal(node: ast.AST | None, consts: set[str]) -> bool:
     if isinstance(node, ast.BoolOp):
         return all(is_literal(v, consts) for v in node.values)
     if isinstance(node, ast.Compare):
-        return is_literal(node.left, consts) and all(is_literal(c, consts) for c in node.comparators)
+        return is_literal(node.left, consts) and all(
+            is_literal(c, consts) for c in node.comparators)
     if isinstance(node, ast.IfExp):
         return all(is_literal(n, consts) for n in (node.test, node.body, node.orelse))
     if isinstance(node, ast.Subscript):
@@ -135,11 +140,13 @@ def _why_trivial(test: ast.expr, consts: set[str]) -> str | None:
 
 
 def _bound_names(target: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(target) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    return {n.id for n in ast.walk(target)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
 
 
 def _all_bound_names(stmts) -> set[str]:
-    """Every name a block can bind: assignments, loop targets, imports, definitions, walrus, ``as``."""
+    """Every name a block can bind: assignments, loop targets, imports, definitions, walrus,
+    ``as``."""
     names = set()
     for stmt in stmts:
         for node in ast.walk(stmt):
@@ -160,11 +167,13 @@ def _mutated_names(stmt: ast.AST, consts: set[str]) -> set[str]:
     change it (anything but a pure or a read-only call such as ``print``)."""
     names = set()
     for node in ast.walk(stmt):
-        if isinstance(node, (ast.Subscript, ast.Attribute)) and isinstance(node.ctx, (ast.Store, ast.Del)):
+        if (isinstance(node, (ast.Subscript, ast.Attribute))
+                and isinstance(node.ctx, (ast.Store, ast.Del))):
             names.add(_root_name(node))
         elif isinstance(node, ast.Call):
             f = node.func
-            if isinstance(f, ast.Attribute) and (f.attr in MUTATING_METHODS or f.attr.startswith("__")):
+            if isinstance(f, ast.Attribute) and (
+                    f.attr in MUTATING_METHODS or f.attr.startswith("__")):
                 names.add(_root_name(f))
             read_only = (isinstance(f, ast.Name) and f.id in PURE_BUILTINS | READ_ONLY_CALLS) or (
                 isinstance(f, ast.Attribute) and _module_root(f) in PURE_MODULES
@@ -174,7 +183,8 @@ def _mutated_names(stmt: ast.AST, consts: set[str]) -> set[str]:
                     arg = arg.value if isinstance(arg, ast.Starred) else arg
                     if isinstance(arg, ast.Name):
                         names.add(arg.id)
-                    elif isinstance(arg, ast.Attribute):  # a bound method, e.g. callback=seen.append
+                    elif isinstance(arg, ast.Attribute):
+                        # a bound method, e.g. callback=seen.append
                         names.add(_root_name(arg))
     return names - {None}
 
@@ -275,7 +285,8 @@ def trivial_asserts(cells) -> list[tuple[str, int, str, str]]:
 
 def notebook_code_cells(path):
     nb = nbformat.read(path, as_version=4)
-    return [(c.get("id", str(i)), c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    return [(c.get("id", str(i)), c.source)
+            for i, c in enumerate(nb.cells) if c.cell_type == "code"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -308,8 +319,10 @@ def test_checker_flags_trivially_true_asserts(source):
 
 def test_checker_follows_names_across_cells_until_they_are_rebound():
     assert trivial_asserts([("a", "slope = 54.0"), ("b", "assert slope > 0")])[0][:2] == ("b", 1)
-    assert trivial_asserts([("a", "slope = 54.0"), ("b", "slope = fit(x)"), ("c", "assert slope > 0")]) == []
-    assert trivial_asserts([("a", "n = 3"), ("b", "for n in data:\n    pass"), ("c", "assert n == 3")]) == []
+    rebound = [("a", "slope = 54.0"), ("b", "slope = fit(x)"), ("c", "assert slope > 0")]
+    assert trivial_asserts(rebound) == []
+    looped = [("a", "n = 3"), ("b", "for n in data:\n    pass"), ("c", "assert n == 3")]
+    assert trivial_asserts(looped) == []
     assert trivial_asserts([("a", "k = 1\nif cond:\n    k = run()"), ("b", "assert k == 1")]) == []
 
 
@@ -333,9 +346,11 @@ def test_checker_follows_names_across_cells_until_they_are_rebound():
     "xs = [3, 1]\nxs.sort()\nassert xs[0] == 1",
     "a = np.zeros(3)\nnp.add(a, 1, out=a)\nassert a[0] == 1",
     "a = np.zeros(3)\na.fill(2)\nassert a[0] == 2",
-    "state = np.random.get_state()\nrun()\nassert np.array_equal(state[1], np.random.get_state()[1])",
+    ("state = np.random.get_state()\nrun()\n"
+     "assert np.array_equal(state[1], np.random.get_state()[1])"),
     "assert np.random.rand() < 0.99",
-    "refused = False\ntry:\n    L.kl_div(x, y)\nexcept ValueError:\n    refused = True\nassert refused",
+    ("refused = False\ntry:\n    L.kl_div(x, y)\nexcept ValueError:\n"
+     "    refused = True\nassert refused"),
 ])
 def test_checker_accepts_asserts_that_test_something(source):
     assert trivial_asserts([("cell", source)]) == []
