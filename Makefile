@@ -11,7 +11,7 @@
 #                 (SCHEDULER=tcp://host:8786 grades on that Dask cluster)
 #   make site     the course site in _site/: lectures executed once, exercises (no solutions)
 #   make roster   import students.csv (id, first_name, last_name, email) into the gradebook
-#   make grades   rewrite grades.csv from the gradebook (after manual grading in the formgrader)
+#   make report   rewrite grades.csv from the gradebook (after manual grading in the formgrader)
 #   make release  regenerate exercises/ from solutions/ with nbgrader
 #   make bench    the benchmark scripts (speed ratios against named baselines)
 #   make lint     ruff check on the Python sources, with pyproject.toml's rules (tests/test_lint.py too)
@@ -55,7 +55,7 @@ PROXY_STAMP := node_modules/.installed
 # test and e2e install it when npm is there (the hub tests skip without it); hub always needs it.
 HUB_DEPS    := $(if $(NPM),$(PROXY_STAMP),)
 
-.PHONY: venv lab hub test test-fast e2e site grade roster grades release bench lint clean distclean help
+.PHONY: venv lab hub test test-fast e2e site grade roster report release bench lint clean distclean help
 
 help:
 	@sed -n '3,/^$$/p' Makefile
@@ -109,13 +109,13 @@ ROSTER ?= students.csv
 roster: $(STAMP)
 	$(BIN)/nbgrader db student import $(ROSTER)
 
-# grades.csv again from the gradebook, e.g. after manual grading in the formgrader.
-grades: $(STAMP)
+# grades.csv again from the gradebook, e.g. after manual grading in the formgrader. (It was called
+# `make grades`, one letter from `make grade`, which grades everything again.)
+report: $(STAMP)
 	$(BIN)/python -m grader report
 
 release: $(STAMP)
-	@for a in $(notdir $(patsubst %/,%,$(wildcard solutions/*/))); do \
-		$(BIN)/nbgrader generate_assignment "$$a" --force || exit 1; done
+	$(BIN)/python -m grader release
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_autograd.py
@@ -123,7 +123,7 @@ bench: $(STAMP)
 	$(HEADLESS) $(BIN)/python benchmarks/bench_grading.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check nnlib grader tests benchmarks
+	$(BIN)/ruff check nnlib grader hub site tests benchmarks conftest.py grader_config.py nbgrader_config.py
 
 clean:
 	rm -rf autograded feedback gradebook.db grades.csv .grader-status.json similarity.csv similarity \

@@ -5,7 +5,7 @@
 writes one row per student and one column per assignment:
 
 - the score is the one ``grades.csv`` shows: from the course gradebook, manual grades included,
-  after the late penalty (refreshed from today's scores, as ``make grades`` does);
+  after the late penalty (refreshed from today's scores, as ``make report`` does);
 - a student without a submission, or whose grading failed, gets an empty cell, never 0 (both LMS
   leave an empty cell alone on import);
 - the students come from the roster (``students.csv``: ``id,first_name,last_name,email``; optional
@@ -181,7 +181,7 @@ def export(course_root: Path, to: str, path: Path, *, roster: Path | None = None
            assignments: list[str] | None = None) -> list[str]:
     """Write the course's grades for the LMS ``to`` (``canvas`` or ``moodle``) to ``path``.
 
-    Late penalties are first recomputed from the gradebook's current scores (as ``make grades``
+    Late penalties are first recomputed from the gradebook's current scores (as ``make report``
     does). Returns the warnings (students not on the roster, ...).
     """
     if to not in FORMATS:
@@ -226,7 +226,7 @@ class _LMSExporter(ExportPlugin):
 
 class CanvasExporter(_LMSExporter):
     """``nbgrader export --exporter=grader.export.CanvasExporter --to=FILE``: Canvas's gradebook
-    import CSV. The late penalties are those stored in the gradebook (``make grades`` refreshes
+    import CSV. The late penalties are those stored in the gradebook (``make report`` refreshes
     them)."""
 
     fmt = "canvas"

@@ -3,6 +3,7 @@
 import re
 import subprocess
 import sys
+import tomllib
 
 from coursekit import REPO
 
@@ -16,7 +17,16 @@ def lint_paths() -> list[str]:
 
 
 def test_make_lint_covers_the_python_sources():
-    assert {"nnlib", "grader", "tests", "benchmarks"} <= set(lint_paths())
+    assert {"nnlib", "grader", "hub", "site", "tests", "benchmarks"} <= set(lint_paths())
+
+
+def test_the_rules_are_named_not_ruffs_default():
+    """ruff's default selection changes between releases; the rules we mean are listed, with the
+    line length, import order, bugbear and unused-noqa checks among them."""
+    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["ruff"]
+    selected = set(config.get("lint", {}).get("select", []))
+    assert {"E", "W", "F", "I", "B", "UP", "RUF100"} <= selected, selected
+    assert config["line-length"] == 100
 
 
 def test_ruff_finds_nothing():
