@@ -13,7 +13,9 @@ import os
 import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
-# The test helpers (coursekit, labkit, hubkit) are importable through pyproject's `pythonpath`.
+# The test helpers (coursekit, labkit, hubkit) are importable through pyproject's `pythonpath`; the
+# browser tests' `chromium` and `browser` fixtures live in one of them.
+pytest_plugins = ["browserkit"]
 
 ROUNDTRIP = "tests/test_nbgrader_roundtrip.py"
 PROBES = "tests/grading/test_probes_samples.py"

@@ -18,18 +18,8 @@ from pathlib import Path
 import pytest
 from labkit import REPO, VENV, copy_course, serve_lab, stop_group
 
-CHROMIUM = Path(os.environ.get("COURSE_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = REPO / "test-artifacts" / "e2e"
 TOKEN = "course-e2e-browser-token"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # JupyterLab settings of the test server: no news or update prompts over the notebooks, and every
 # cell in the page (JupyterLab 4 otherwise renders only the cells near the viewport).
 LAB_SETTINGS = {
@@ -57,19 +47,6 @@ def shot():
         page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
 
     return save
-
-
-@pytest.fixture(scope="session")
-def chromium() -> Path:
-    if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
-        pytest.skip(
-            f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium; or set "
-            "COURSE_CHROMIUM): the browser tests need a real browser"
-        )
-    pytest.importorskip(
-        "playwright.sync_api", reason="the browser tests need Playwright for Python"
-    )
-    return CHROMIUM
 
 
 @pytest.fixture(scope="module")
@@ -178,18 +155,6 @@ def lab(course, tmp_path_factory) -> Lab:
     state = tmp_path_factory.mktemp("lab")
     with serve_lab(course, state, TOKEN, settings=LAB_SETTINGS) as (base, proc):
         yield Lab(base, _server_env(proc))
-
-
-@pytest.fixture(scope="module")
-def browser(chromium):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture

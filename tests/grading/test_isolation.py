@@ -35,7 +35,6 @@ import pytest
 from nbformat import v4
 
 from grader import probes, sandbox
-from grader import zygote as zygote_mod
 
 FIXTURE = Path(__file__).parent / "fixtures" / "course"
 CHECKOUT = Path(__file__).resolve().parents[2]  # `python -m grader` runs from here
@@ -205,19 +204,6 @@ def _check_isolated(inside: dict, outside: dict, listener: Listener, victim, sec
 
 # ---------------------------------------------------------------------------------------------
 # sandbox level
-
-
-@pytest.fixture(scope="module")
-def zygote():
-    work = Path(tempfile.mkdtemp(prefix="isolation-test-", dir="/var/tmp"))
-    os.chmod(work, 0o711)
-    proc = zygote_mod.start(work)
-    socket_path = zygote_mod.wait_ready(proc)
-    assert socket_path, (work / "zygote" / "zygote.log").read_text()
-    with sandbox.lease_slots(1) as slots:
-        yield {"socket": socket_path, "work": work, "slot": slots[0]}
-    zygote_mod.stop(proc)
-    shutil.rmtree(work, ignore_errors=True)
 
 
 @pytest.fixture()

@@ -19,22 +19,8 @@ import pytest
 from nbformat import v4
 
 from grader import probes, sandbox
-from grader import zygote as zygote_mod
 
 ROOT = os.geteuid() == 0
-
-
-@pytest.fixture(scope="module")
-def zygote():
-    work = Path(tempfile.mkdtemp(prefix="zygote-test-", dir="/var/tmp"))
-    os.chmod(work, 0o711)
-    proc = zygote_mod.start(work)
-    socket_path = zygote_mod.wait_ready(proc)
-    assert socket_path, (work / "zygote" / "zygote.log").read_text()
-    with sandbox.lease_slots(1) as slots:
-        yield {"socket": socket_path, "work": work, "slot": slots[0], "proc": proc}
-    zygote_mod.stop(proc)
-    subprocess.run(["rm", "-rf", str(work)], check=False)
 
 
 def _report(zygote, code: str, *, socket_path: str | None = "zygote"):

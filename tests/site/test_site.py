@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import html
 import json
-import os
 import re
 import subprocess
 import sys
@@ -29,16 +28,6 @@ pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 SITE = REPO / "_site"
 ARTIFACTS = REPO / "test-artifacts" / "site"
-CHROMIUM = Path(os.environ.get("COURSE_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 LECTURES = sorted((REPO / "lectures").glob("*.ipynb"))
 EXERCISES = sorted((REPO / "exercises").glob("*/*.ipynb"))
 LOOPBACK = {"127.0.0.1", "localhost", "[::1]", "::1"}
@@ -57,17 +46,6 @@ def _cells(nb: Path, kind: str) -> list[str]:
 def _page(nb: Path) -> str:
     """The site's URL path of a notebook."""
     return nb.relative_to(REPO).with_suffix(".html").as_posix()
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Path:
-    if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
-        pytest.skip(
-            f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium; or set "
-            "COURSE_CHROMIUM): the site tests need a real browser"
-        )
-    pytest.importorskip("playwright.sync_api", reason="the site tests need Playwright for Python")
-    return CHROMIUM
 
 
 @pytest.fixture(scope="module")
@@ -126,18 +104,6 @@ class Offline:
         page = self.context.new_page()
         page.on("pageerror", lambda exc: self.errors.append(f"{page.url}: {exc}"))
         return page
-
-
-@pytest.fixture(scope="module")
-def browser(chromium):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture
