@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true")
     run.add_argument("--keep-work", action="store_true",
                      help="keep the scratch folders (job logs, kernel logs) and print where")
+    run.add_argument("--timings", type=Path, default=None, metavar="FILE",
+                     help="write the seconds of each job's stages and of the run's parts to FILE "
+                          "(JSON; benchmarks/bench_grading.py's profile)")
     run.add_argument("--no-similarity", action="store_true",
                      help="do not compare the submissions afterwards (python -m grader similarity)")
     sub.add_parser("release", help="regenerate exercises/ from solutions/").add_argument(
@@ -171,10 +174,18 @@ def _run(args, course: Course) -> int:
         from tqdm import tqdm
 
         bar = tqdm(total=len(jobs), unit="submission", file=sys.stderr)
+    timings: dict = {}
     results = scheduler.grade_course(course, submitted, opts, release=not args.no_release,
                                      csv_path=args.csv, progress=(lambda r: bar.update()) if bar
                                      else None, keep_work=args.keep_work, client=client,
-                                     found=(jobs, unknown))
+                                     found=(jobs, unknown), timings=timings)
+    if args.timings is not None:
+        import json
+
+        args.timings.write_text(json.dumps({
+            "run": timings,
+            "jobs": [{"student": r.student, "assignment": r.assignment, "status": r.status,
+                      "seconds": r.seconds, "timings": r.timings} for r in results]}, indent=1))
     if client is not None:
         client.close()
     if bar:

@@ -14,13 +14,14 @@ import shutil
 import tempfile
 import time
 import traceback
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import nbformat
 from nbgrader.utils import parse_utc
 
-from . import gradebook, integrity, probes, sandbox
+from . import gradebook, integrity, patches, probes, sandbox
 from .course import Course, api_for
 from .feedback import cap_outputs
 from .types import FAILED, GRADED, REVIEW, Job, Options, Result
@@ -56,24 +57,35 @@ def reference_probes(course: Course, template: Path, assignment: str,
 def grade_job(job: Job, course: Course, template: Path, job_dir: Path, slot: sandbox.Slot,
               opts: Options, reference: list, prior: dict | None = None) -> Result:
     """Check, repair, grade, probe and render feedback for one submission in ``slot``, in the empty
-    folder ``job_dir``; never raises. The result is also written to ``job_dir/result.json``."""
-    start = time.monotonic()
+    folder ``job_dir``; never raises. The result is also written to ``job_dir/result.json``, with
+    the seconds each stage took (:data:`STAGES`) in ``Result.timings``."""
+    start = time.perf_counter()
     result = Result(job.student, job.assignment, FAILED)
     result.job_dir = str(job_dir)
     os.chmod(job_dir, 0o700)
     try:
-        scratch = stage(job, template, job_dir)
-        check(job, scratch, result)
+        with _timed(result, "stage"):
+            scratch = stage(job, template, job_dir)
+        with _timed(result, "check"):
+            check(job, scratch, result)
         slot = slot.hiding([*course.private_paths(), job_dir / "submitted",
                             job_dir / "gradebook.db", template])
-        api, failure = autograde(job, scratch, slot, opts, prior)
+        with _timed(result, "autograde"), patches.timed_kernel_start([]) as starts:
+            api, failure = autograde(job, scratch, slot, opts, prior)
+        # the kernel's start is part of autograde's time: moved to its own stage
+        result.timings["kernel start"] = min(sum(starts), result.timings["autograde"])
+        result.timings["autograde"] -= result.timings["kernel start"]
         if failure:
             result.reason = failure
             return result
-        read_grades(job, scratch, result)
-        left = opts.job_timeout - (time.monotonic() - start) - FEEDBACK_RESERVE
-        probe(job, course, scratch, slot, reference, result, budget=max(left, MIN_PROBE_BUDGET))
-        feedback(api, job, scratch, opts.max_output_chars)
+        with _timed(result, "read grades"):
+            read_grades(job, scratch, result)
+        left = opts.job_timeout - (time.perf_counter() - start) - FEEDBACK_RESERVE
+        with _timed(result, "probes"):
+            probe(job, course, scratch, slot, reference, result,
+                  budget=max(left, MIN_PROBE_BUDGET))
+        with _timed(result, "feedback"):
+            feedback(api, job, scratch, opts.max_output_chars)
         result.status = REVIEW if result.findings else GRADED
         result.reason = f"{len(result.findings)} finding(s) to review" if result.findings else ""
         return result
@@ -86,8 +98,24 @@ def grade_job(job: Job, course: Course, template: Path, job_dir: Path, slot: san
         return result
     finally:
         slot.kill()
-        result.seconds = time.monotonic() - start
+        result.seconds = time.perf_counter() - start
         (job_dir / "result.json").write_text(json.dumps(asdict(result)))
+
+
+# The stages of a job, in order, as ``Result.timings`` names them: "kernel start" is the sandboxed
+# kernel's start until it answers, "autograde" the rest of ``nbgrader autograde`` (the scratch
+# course's bookkeeping and the notebook's run).
+STAGES = ("stage", "check", "kernel start", "autograde", "read grades", "probes", "feedback")
+
+
+@contextmanager
+def _timed(result: Result, name: str):
+    """Add the seconds the block takes to ``result.timings[name]``, also when it raises."""
+    begin = time.perf_counter()
+    try:
+        yield
+    finally:
+        result.timings[name] = result.timings.get(name, 0.0) + time.perf_counter() - begin
 
 
 # ---------------------------------------------------------------------------------------------

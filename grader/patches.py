@@ -12,6 +12,9 @@ changes a grade.
   subprocess each time it creates a database (one Python start-up that imports SQLAlchemy and
   alembic, several seconds on a busy machine). The answer is the same head revision, computed here
   once from the same scripts, in this process.
+- :func:`timed_kernel_start` (nbclient): the seconds a notebook client spends starting its kernel
+  and waiting until it answers, added up for the profile of a grading job (``Result.timings``);
+  only while a job autogrades, in its own worker process.
 - :func:`shared_jinja_cache` (nbconvert): nbconvert builds a new Jinja environment for each
   exporter, and nbgrader a new exporter for each feedback page, so Jinja's per-environment bytecode
   cache never hits; every environment gets one shared cache instead (see :mod:`grader.warm`).
@@ -39,12 +42,15 @@ from __future__ import annotations
 
 import os
 import sys
+import time
+from contextlib import contextmanager
 
 # patch -> (distribution, first version it was written for, first version it was not)
 RANGES = {
     "block_rfc3987_syntax": ("jsonschema", (4, 18), (5,)),
     "in_process_alembic": ("nbgrader", (0, 9), (0, 10)),
     "shared_jinja_cache": ("nbconvert", (7,), (8,)),
+    "timed_kernel_start": ("nbclient", (0, 8), (0, 12)),
     "clamp_late_penalty": ("nbgrader", (0, 9), (0, 10)),
     "remove_hidden_test_region": ("nbgrader", (0, 9), (0, 10)),
     "delete_students": ("nbgrader", (0, 9), (0, 10)),
@@ -140,6 +146,38 @@ def in_process_alembic() -> bool:
         head._in_process = True
         nbgrader.api.get_alembic_version = head
     return True
+
+
+@contextmanager
+def timed_kernel_start(sink: list):
+    """Within the block, append to ``sink`` the seconds each ``NotebookClient.start_new_kernel`` and
+    ``start_new_kernel_client`` (start the kernel, wait until it is ready) takes; the methods are
+    restored on leaving. Outside its range nothing is timed (``sink`` stays empty)."""
+    if not supported("timed_kernel_start"):
+        yield sink
+        return
+    from nbclient import NotebookClient
+
+    names = ("start_new_kernel", "start_new_kernel_client")
+    originals = {name: NotebookClient.__dict__[name] for name in names}
+
+    def timed(method):
+        def wrapper(self, *args, **kwargs):
+            begin = time.perf_counter()
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                sink.append(time.perf_counter() - begin)
+
+        return wrapper
+
+    for name, method in originals.items():
+        setattr(NotebookClient, name, timed(method))
+    try:
+        yield sink
+    finally:
+        for name, method in originals.items():
+            setattr(NotebookClient, name, method)
 
 
 def shared_jinja_cache(cache) -> bool:

@@ -10,6 +10,7 @@ replacing any earlier grading of the same submission completely, and every resul
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 from . import gradebook, report
@@ -42,7 +43,8 @@ def scan(submitted: Path, assignments: list[str]) -> tuple[list[Job], list[Resul
 
 def grade_course(course: Course, submitted: Path, opts: Options, *, release: bool = True,
                  csv_path: Path | None = None, progress=None, keep_work: bool = False,
-                 client=None, found: tuple[list[Job], list[Result]] | None = None):
+                 client=None, found: tuple[list[Job], list[Result]] | None = None,
+                 timings: dict | None = None):
     """The whole pipeline behind ``make grade``; returns this run's results.
 
     ``grades.csv`` lists every submission graded so far (this run's and earlier runs'), each read
@@ -51,7 +53,10 @@ def grade_course(course: Course, submitted: Path, opts: Options, *, release: boo
     here, once. ``found`` is what :func:`scan` found in ``submitted``, if the caller scanned it.
     Without ``release``, an assignment the gradebook does not know yet (a fresh clone has no
     ``gradebook.db``) is recorded in it before any grading (:func:`record_assignments`).
+    ``timings``, if given, gets the seconds of the run's parts: ``"jobs"`` (the executor, every
+    job), ``"merge"`` and ``"report"`` (statuses, read-back, ``grades.csv``).
     """
+    timings = {} if timings is None else timings
     assignments = course.assignments()
     if release:
         generate_releases(course, assignments)
@@ -63,6 +68,7 @@ def grade_course(course: Course, submitted: Path, opts: Options, *, release: boo
         if added:
             print(f"The gradebook did not know {', '.join(added)}: recorded from solutions/, as "
                   "nbgrader generate_assignment does (exercises/ left as it is).")
+    begin = time.perf_counter()
     if not jobs:
         results, work_root = [], None
     elif client is not None:
@@ -70,12 +76,16 @@ def grade_course(course: Course, submitted: Path, opts: Options, *, release: boo
                                                  released=release)
     else:
         results, work_root = run_jobs(jobs, course, opts, progress, released=release)
+    timings["jobs"] = time.perf_counter() - begin
     results += unknown
     try:
+        begin = time.perf_counter()
         merge(results, course)
+        timings["merge"] = time.perf_counter() - begin
         report.save_status(results, course.root / report.STATUS_FILE)
         gradebook.read_back(results, course)
         write_report(course, csv_path)
+        timings["report"] = time.perf_counter() - begin - timings["merge"]
     finally:
         if work_root is not None and keep_work:
             print(f"Scratch folders kept in {work_root}")

@@ -39,6 +39,9 @@ class Result:
     grades: dict = field(default_factory=dict)  # grade_id -> [score, max]
     findings: list = field(default_factory=list)
     seconds: float = 0.0
+    # Seconds spent in each stage of the job (see grader.job.STAGES), measured in the worker; only
+    # the stages the job reached. For the benchmark's profile; never part of a grade.
+    timings: dict = field(default_factory=dict)
     job_dir: str = ""
     timestamp: str = ""  # the submission's timestamp.txt, as nbgrader's `submit` wrote it
     # Filled from the course gradebook after the merge, so that grades.csv says what the formgrader

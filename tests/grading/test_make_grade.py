@@ -70,7 +70,7 @@ def course(tmp_path_factory):
         grade.manual_score = 0.5
         gb.db.commit()
         manual = (grade.name, grade.notebook.name)
-    proc = _run(root)
+    proc = _run(root, "--timings", str(root.parent / f"{root.name}-timings.json"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return root, assignment, proc.stdout, first.name, manual
 
@@ -85,6 +85,25 @@ def test_releases_are_regenerated(course):
     root, assignment, *_ = course
     generated = sorted(p.name for p in (root / "exercises" / assignment).glob("*.ipynb"))
     assert generated == sorted(p.name for p in (REPO / "exercises" / assignment).glob("*.ipynb"))
+
+
+def test_every_graded_job_carries_the_seconds_of_each_stage(course):
+    """The profile of bench_grading.py: each graded job's result holds a timing for every stage,
+    none negative, together no more than the job's own wall time; the run's parts are timed too."""
+    from grader.job import STAGES
+
+    root, assignment, *_ = course
+    data = json.loads((root.parent / f"{root.name}-timings.json").read_text())
+    graded = [j for j in data["jobs"] if j["status"] != "failed"]
+    assert graded, "no graded job in the run"
+    for j in graded:
+        assert set(j["timings"]) == set(STAGES), (j["student"], sorted(j["timings"]))
+        assert all(t >= 0 for t in j["timings"].values()), (j["student"], j["timings"])
+        assert sum(j["timings"].values()) <= j["seconds"], (j["student"], j["timings"])
+        # a graded job started its sandboxed kernel: the hook that times it was in place
+        assert j["timings"]["kernel start"] > 0, (j["student"], j["timings"])
+    assert set(data["run"]) == {"jobs", "merge", "report"}
+    assert all(t >= 0 for t in data["run"].values()), data["run"]
 
 
 def test_bad_submissions_fail_with_a_reason_and_never_score_zero(course):

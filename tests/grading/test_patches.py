@@ -103,6 +103,26 @@ class _Notebook:
     score = 4.0
 
 
+@pytest.mark.parametrize("outside", [False, True])
+def test_kernel_start_is_timed_only_inside_the_block(versions, monkeypatch, outside):
+    """Inside the block each kernel start of a notebook client is timed, by the method it wraps;
+    on leaving the methods are the library's again; outside the range nothing is wrapped."""
+    from nbclient import NotebookClient
+
+    calls = []
+    monkeypatch.setattr(NotebookClient, "start_new_kernel",
+                        lambda self, **kw: calls.append(kw) or "started")
+    before = NotebookClient.__dict__["start_new_kernel"]
+    if outside:
+        versions(nbclient=(0, 12))
+    with patches.timed_kernel_start([]) as sink:
+        assert (NotebookClient.__dict__["start_new_kernel"] is before) == outside
+        assert NotebookClient.start_new_kernel(object(), cwd="/x") == "started"
+    assert calls == [{"cwd": "/x"}]
+    assert NotebookClient.__dict__["start_new_kernel"] is before
+    assert len(sink) == (0 if outside else 1) and all(t >= 0 for t in sink)
+
+
 @pytest.mark.parametrize("outside", [False, True], ids=["nbgrader's", "own"])
 def test_late_penalty_is_clamped_to_the_score(versions, monkeypatch, outside):
     from nbgrader.preprocessors import AssignLatePenalties
