@@ -10,7 +10,10 @@ wall-clock times, the ratios, and whether every student got the same score every
 - the pipeline with 1 and with 2 local workers, and on a 2-worker Dask cluster on loopback.
 
 It reports the pipeline's time per submission with one worker as a multiple of the floor (target:
-at most 1.5x), and the speed-up of 2 workers over 1 (target: at least 1.8x on 2 cores).
+at most 1.5x), and the speed-up of 2 workers over 1 (target: at least 1.8x on 2 cores), and where
+the 1-worker run's time per submission goes: each job's stages as its worker timed them
+(``python -m grader run --timings``, see ``grader.job.STAGES``), the executor and the merge, and the
+rest of the command, as the mean seconds per submission and their share of the whole.
 
     .venv/bin/python benchmarks/bench_grading.py                   # fixture quiz, 50 submissions
     .venv/bin/python benchmarks/bench_grading.py --n 20 --workers 2
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import copy
 import csv
+import json
 import os
 import shutil
 import subprocess
@@ -108,16 +112,42 @@ def plain(root: Path, assignment: str = "quiz") -> tuple[float, float, dict]:
                                     for s in gb.assignment_submissions(assignment)}
 
 
-def pipeline(root: Path, workers: int, scheduler: str | None = None) -> tuple[float, dict]:
+def pipeline(root: Path, workers: int, scheduler: str | None = None) -> tuple[float, dict, dict]:
+    """The pipeline's wall time, its scores, and the timings it recorded (``--timings``)."""
     start = time.perf_counter()
     extra = ["--scheduler", scheduler] if scheduler else ["--workers", str(workers)]
+    timings = root.parent / f"{root.name}-timings.json"
     subprocess.run([PYTHON, "-m", "grader", "run", "--course", str(root), *extra,
-                    "--no-release", "--no-progress"], cwd=REPO, env=env(), check=True,
-                   capture_output=True)
+                    "--no-release", "--no-progress", "--timings", str(timings)], cwd=REPO,
+                   env=env(), check=True, capture_output=True)
     seconds = time.perf_counter() - start
     with open(root / "grades.csv", newline="") as fh:
         return seconds, {r["student"]: float(r["raw_score"]) if r["raw_score"] else None
-                         for r in csv.DictReader(fh)}
+                         for r in csv.DictReader(fh)}, json.loads(timings.read_text())
+
+
+def profile(wall: float, timings: dict) -> list[tuple[str, float]]:
+    """Where a run's ``wall`` seconds went, per submission: (part, mean seconds per submission).
+
+    The parts add up to ``wall`` divided by the number of submissions: each stage of a job (mean
+    over the jobs), the job's time outside its stages, the executor's time outside the jobs (fork
+    server, zygote, template course, reference probes, starting and reaping the workers; with one
+    worker only), the merge, the report, and the rest of the command (interpreter start, imports,
+    the similarity check).
+    """
+    from grader.job import STAGES
+
+    jobs, run = timings["jobs"], timings["run"]
+    n = len(jobs)
+    rows = [(name, sum(j["timings"].get(name, 0.0) for j in jobs) / n) for name in STAGES]
+    in_jobs = sum(j["seconds"] for j in jobs)
+    rows.append(("the job outside its stages", (in_jobs - sum(t for _, t in rows) * n) / n))
+    rows.append(("executor outside the jobs", (run["jobs"] - in_jobs) / n))
+    rows.append(("merge", run["merge"] / n))
+    rows.append(("report (statuses, read-back, grades.csv)", run["report"] / n))
+    rows.append(("command start, imports, similarity, rest",
+                 (wall - run["jobs"] - run["merge"] - run["report"]) / n))
+    return rows
 
 
 def floor(root: Path) -> float:
@@ -197,13 +227,13 @@ def main() -> None:
         for root in courses.values():
             make_course(root, args.n, a_name)
         t_auto, t_plain, s_plain = plain(courses["plain"], a_name)
-        t_one, s_one = pipeline(courses["one"], 1)
-        t_many, s_many = pipeline(courses["many"], args.workers)
+        t_one, s_one, timings_one = pipeline(courses["one"], 1)
+        t_many, s_many, _ = pipeline(courses["many"], args.workers)
         t_floor = floor(courses["one"])
         t_dask, s_dask = (None, None)
         if not args.no_dask:
             with Cluster(2) as cluster:
-                t_dask, s_dask = pipeline(courses["dask"], 2, cluster.address)
+                t_dask, s_dask, _ = pipeline(courses["dask"], 2, cluster.address)
     n = args.n
     agree = s_plain == s_one == s_many and (s_dask is None or s_dask == s_plain)
     print(f"{n} submissions of {a_name}, {os.cpu_count()} cores, all measured in this run")
@@ -227,6 +257,12 @@ def main() -> None:
     print(f"pipeline ({args.workers} workers) vs plain autograde alone:       "
           f"{t_auto / t_many:.2f}x")
     print(f"scores agree for every student everywhere: {agree}")
+    print(f"\nwhere a submission's time goes (pipeline, 1 worker; the floor is "
+          f"{t_floor / n:.3f} s):")
+    print(f"  {'part':<42} {'s/submission':>12} {'share':>6}")
+    for name, seconds in profile(t_one, timings_one):
+        print(f"  {name:<42} {seconds:12.3f} {seconds / (t_one / n):6.1%}")
+    print(f"  {'total':<42} {t_one / n:12.3f} {1:6.1%}")
     if not agree:
         diff = {k: (s_plain.get(k), s_one.get(k), s_many.get(k), (s_dask or {}).get(k))
                 for k in s_plain if len({s_plain.get(k), s_one.get(k), s_many.get(k)}) > 1}
