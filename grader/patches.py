@@ -15,6 +15,11 @@ changes a grade.
 - :func:`timed_kernel_start` (nbclient): the seconds a notebook client spends starting its kernel
   and waiting until it answers, added up for the profile of a grading job (``Result.timings``);
   only while a job autogrades, in its own worker process.
+- :func:`short_ready_flush` (jupyter_client): ``wait_for_ready``, once the kernel has answered,
+  reads IOPub until 0.2 s pass without a message, to drop the start-up messages: 0.2 s of waiting
+  in every grading job. The grading kernel's start-up messages are already there when it answers
+  (they answer the same request), so the flush stops after 0.02 s of silence instead; a message
+  that came later would be for no request of the notebook's, and nbclient skips those anyway.
 - :func:`shared_jinja_cache` (nbconvert): nbconvert builds a new Jinja environment for each
   exporter, and nbgrader a new exporter for each feedback page, so Jinja's per-environment bytecode
   cache never hits; every environment gets one shared cache instead (see :mod:`grader.warm`).
@@ -51,6 +56,7 @@ RANGES = {
     "in_process_alembic": ("nbgrader", (0, 9), (0, 10)),
     "shared_jinja_cache": ("nbconvert", (7,), (8,)),
     "timed_kernel_start": ("nbclient", (0, 8), (0, 12)),
+    "short_ready_flush": ("jupyter_client", (8,), (9,)),
     "clamp_late_penalty": ("nbgrader", (0, 9), (0, 10)),
     "remove_hidden_test_region": ("nbgrader", (0, 9), (0, 10)),
     "delete_students": ("nbgrader", (0, 9), (0, 10)),
@@ -178,6 +184,47 @@ def timed_kernel_start(sink: list):
     finally:
         for name, method in originals.items():
             setattr(NotebookClient, name, method)
+
+
+READY_FLUSH = 0.02  # seconds of IOPub silence that end the flush of short_ready_flush (was 0.2)
+
+
+def short_ready_flush() -> bool:
+    """Make the asynchronous kernel client's ``wait_for_ready`` (what nbclient and so nbgrader
+    use) end its IOPub flush after :data:`READY_FLUSH` s of silence (idempotent). Written after
+    ``KernelClient._async_wait_for_ready`` of jupyter_client 8, which it otherwise follows step by
+    step. Returns whether the patch is in place."""
+    if not supported("short_ready_flush"):
+        return False
+    from jupyter_client.asynchronous.client import AsyncKernelClient
+
+    if getattr(AsyncKernelClient.wait_for_ready, "_grader_short", False):
+        return True
+    original = AsyncKernelClient.wait_for_ready
+
+    async def wait_for_ready(self, timeout=None):
+        channel = self.iopub_channel
+        get_msg = channel.get_msg
+        state = {"answered": False}
+
+        async def flushing_get_msg(timeout=None):
+            # the first IOPub read checks the channel (timeout as jupyter_client's); the reads after
+            # the kernel answered are the flush
+            if state["answered"]:
+                timeout = min(timeout, READY_FLUSH) if timeout is not None else READY_FLUSH
+            msg = await get_msg(timeout=timeout)  # Empty when nothing came: as jupyter_client's
+            state["answered"] = True
+            return msg
+
+        channel.get_msg = flushing_get_msg
+        try:
+            return await original(self, timeout)
+        finally:
+            del channel.get_msg  # the channel's own method again
+
+    wait_for_ready._grader_short = True
+    AsyncKernelClient.wait_for_ready = wait_for_ready
+    return True
 
 
 def shared_jinja_cache(cache) -> bool:

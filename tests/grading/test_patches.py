@@ -103,6 +103,46 @@ class _Notebook:
     score = 4.0
 
 
+def test_ready_flush_is_left_alone_outside_the_range(versions, monkeypatch):
+    from jupyter_client.asynchronous.client import AsyncKernelClient
+
+    original = AsyncKernelClient.wait_for_ready
+    monkeypatch.setattr(AsyncKernelClient, "wait_for_ready", original)
+    versions(jupyter_client=(9, 0))
+    assert patches.short_ready_flush() is False
+    assert AsyncKernelClient.wait_for_ready is original
+
+
+def test_a_kernel_is_ready_and_runs_code_after_the_short_flush(monkeypatch):
+    """A real kernel started as nbclient does: ready, its start-up messages no part of the first
+    cell's output, and the flush's reads of IOPub after the kernel answered cut to READY_FLUSH."""
+    import nbformat
+    from jupyter_client.asynchronous.client import AsyncKernelClient
+    from jupyter_client.channels import AsyncZMQSocketChannel
+    from nbclient import NotebookClient
+
+    original = AsyncKernelClient.wait_for_ready
+    monkeypatch.setattr(AsyncKernelClient, "wait_for_ready", original)
+    timeouts = []
+    real_get_msg = AsyncZMQSocketChannel.get_msg
+
+    async def get_msg(self, timeout=None):
+        timeouts.append(timeout)
+        return await real_get_msg(self, timeout=timeout)
+
+    monkeypatch.setattr(AsyncZMQSocketChannel, "get_msg", get_msg)
+    assert patches.short_ready_flush() is True
+    patched = AsyncKernelClient.wait_for_ready
+    assert patched is not original
+    assert patches.short_ready_flush() is True and AsyncKernelClient.wait_for_ready is patched
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(6 * 7)")])
+    client = NotebookClient(nb, timeout=60, kernel_name="python3")
+    client.execute()
+    assert nb.cells[0].outputs == [nbformat.v4.new_output("stream", name="stdout", text="42\n")]
+    assert 0.2 in timeouts, "the check that IOPub is connected keeps jupyter_client's timeout"
+    assert patches.READY_FLUSH in timeouts, "the flush reads with the short timeout"
+
+
 @pytest.mark.parametrize("outside", [False, True])
 def test_kernel_start_is_timed_only_inside_the_block(versions, monkeypatch, outside):
     """Inside the block each kernel start of a notebook client is timed, by the method it wraps;
