@@ -17,8 +17,10 @@ import subprocess
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from typing import NoReturn
 
 # What the fork server imports (and warms up, grader._preload) once, for every worker it forks.
 WORKER_PRELOAD = ("grader", "nbgrader.apps", "nbgrader.api", "grader.job", "grader.pool",
@@ -189,22 +191,20 @@ def serve_workers(fd: int, preload: list[str]) -> None:
                     pass
 
 
-def _worker_main(payload: bytes, inherited: list[int]) -> None:
-    """In a worker just forked by :func:`serve_workers`: a session of its own, then the job
-    (never returns)."""
+def run_child(body: Callable[[], object]) -> NoReturn:
+    """End a freshly forked child with ``body``'s outcome, never returning into the parent's code.
+
+    The exit code is 0 when ``body`` returns, a ``SystemExit``'s code, or 1 with the traceback on
+    stderr (which the parent reports) when it raises; output is flushed before ``os._exit``. Used by
+    the workers forked here and by the kernels the zygote forks.
+    """
     code = 1
     try:
-        for fd in inherited:
-            os.close(fd)
-        os.setsid()  # one process group to kill if the job overruns
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-        target, args = pickle.loads(payload)  # sent by the grading run itself, never by a student
-        target(*args)
+        body()
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    except BaseException:  # noqa: BLE001 - the parent reports a worker that ends without a result
+    except BaseException:  # noqa: BLE001 - the parent reports a child that ends without a result
         traceback.print_exc()
     finally:
         try:
@@ -212,6 +212,21 @@ def _worker_main(payload: bytes, inherited: list[int]) -> None:
             sys.stderr.flush()
         finally:
             os._exit(code)
+
+
+def _worker_main(payload: bytes, inherited: list[int]) -> NoReturn:
+    """In a worker just forked by :func:`serve_workers`: a session of its own, then the job
+    (never returns)."""
+
+    def job() -> None:
+        for fd in inherited:
+            os.close(fd)
+        os.setsid()  # one process group to kill if the job overruns
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        target, args = pickle.loads(payload)  # sent by the grading run itself, never by a student
+        target(*args)
+
+    run_child(job)
 
 
 def kill_group(pid: int) -> None:

@@ -96,9 +96,9 @@ def preload() -> None:
     import ipykernel.kernelapp  # noqa: F401
     import ipykernel_launcher  # noqa: F401
 
-    from grader import kernel_launcher, probe_runner
+    from grader import forkserver, kernel_launcher, probe_runner
 
-    del kernel_launcher, probe_runner
+    del forkserver, kernel_launcher, probe_runner
 
     try:
         import numpy  # noqa: F401
@@ -108,8 +108,9 @@ def preload() -> None:
 
 def _run_child(request: dict) -> None:
     """In the forked child: enter the sandbox and become the kernel (never returns)."""
-    code = 1
-    try:
+    from grader.forkserver import run_child  # the child's exit, shared with the grading workers
+
+    def kernel() -> None:
         # the zygote's own handler is not the kernel's
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.setsid()
@@ -132,19 +133,8 @@ def _run_child(request: dict) -> None:
 
             sys.argv = ["ipykernel_launcher", *kernel_launcher.KERNEL_ARGV[2:]]
             runpy.run_module("ipykernel_launcher", run_name="__main__", alter_sys=True)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    except BaseException:  # noqa: BLE001 - reported in the job's kernel log
-        import traceback
 
-        traceback.print_exc()
-    finally:
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        finally:
-            os._exit(code)
+    run_child(kernel)
 
 
 def _fresh_process_state(workdir: str) -> None:
