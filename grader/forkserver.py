@@ -169,6 +169,10 @@ def serve_workers(fd: int, preload: list[str]) -> None:
                     if pid == 0:
                         _worker_main(payload, [fd, sel.fileno(),
                                                *(pidfd for _, pidfd in children.values())])
+                    try:  # the child does the same: its group exists before anyone hears its pid
+                        os.setpgid(pid, pid)
+                    except OSError:  # it has already ended, or made the group itself
+                        pass
                     pidfd = os.pidfd_open(pid)
                     children[pid] = (ident, pidfd)
                     sel.register(pidfd, selectors.EVENT_READ, pid)
@@ -215,13 +219,13 @@ def run_child(body: Callable[[], object]) -> NoReturn:
 
 
 def _worker_main(payload: bytes, inherited: list[int]) -> NoReturn:
-    """In a worker just forked by :func:`serve_workers`: a session of its own, then the job
+    """In a worker just forked by :func:`serve_workers`: a process group of its own, then the job
     (never returns)."""
 
     def job() -> None:
         for fd in inherited:
             os.close(fd)
-        os.setsid()  # one process group to kill if the job overruns
+        os.setpgid(0, 0)  # one process group to kill if the job overruns (the server sets it too)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         target, args = pickle.loads(payload)  # sent by the grading run itself, never by a student
         target(*args)

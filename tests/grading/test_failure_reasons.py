@@ -117,6 +117,18 @@ def test_the_parent_names_a_job_over_its_time_limit_and_a_dead_worker(tmp_path):
     assert pool._worker_result(job, tmp_path, 0, None).score == 3.0
 
 
+def test_a_worker_is_its_own_process_group_as_soon_as_its_pid_is_known():
+    """A job over its time is killed by group right after start: the group must exist by then."""
+    workers = forkserver.Workers(preload=("grader",))
+    try:
+        started = [workers.start(time.sleep, 600) for _ in range(20)]
+        groups = [os.getpgid(worker.pid) for worker in started]
+        assert groups == [worker.pid for worker in started], (
+            "a worker's pid was reported before it had its own process group")
+    finally:
+        workers.close()
+
+
 def test_the_fork_server_reports_how_each_worker_ended_and_none_outlives_it():
     import psutil
 
