@@ -4,7 +4,11 @@ Reads the paths that hub/setup_hub.py chose from ``hub.json`` (``ANN_HUB_SETTING
 /opt/ann-course/etc/hub.json). Each student and instructor is a Unix user with their own
 single-user server (LocalProcessSpawner); the formgrader runs once, as a hub service named after the
 course (``ann-course``) under the grader account, in the course folder; only the instructors' group
-may open it (nbgrader's "one class, multiple graders" set-up).
+may open it (nbgrader's "one class, multiple graders" set-up). Feedback on submit: a second
+service, ``ann-course-feedback`` (no URL: a process the hub starts, restarts when it dies and stops
+with itself), runs ``python -m grader serve`` as the grader account in the course folder; it grades
+each new submission in the exchange's inbound and leaves a feedback page for the student's Fetch
+Feedback.
 
 Environment (all optional):
 
@@ -15,6 +19,9 @@ Environment (all optional):
 - ``ANN_HUB_PROXY``: the configurable-http-proxy to start. By default the checkout's own,
   ``node_modules/.bin/configurable-http-proxy`` (``make hub`` installs it there with ``npm ci`` from
   package-lock.json); one on ``PATH`` only when the checkout has none.
+- ``ANN_HUB_FEEDBACK``: ``on`` or ``off``, the feedback service for this run of the hub; without
+  it, hub.json's ``feedback_service`` decides (``hub/setup_hub.py --no-feedback-service`` writes
+  false; on by default).
 - ``ANN_HUB_TEST_MODE=1`` together with ``ANN_HUB_TEST_PASSWORD``: tests and local trials only, log
   in with one shared password instead of the Unix password (JupyterHub's
   SharedPasswordAuthenticator). Without both, users log in with their Unix password through PAM.
@@ -35,6 +42,7 @@ with open(settings_file, encoding="utf-8") as fh:
     S = json.load(fh)
 
 COURSE_ID = S["course_id"]
+FEEDBACK_SERVICE = f"{COURSE_ID}-feedback"
 ROLES = os.path.join(S["prefix"], "etc", "roles")
 LAUNCHER = os.path.join(S["prefix"], "bin", "ann-singleuser")
 PATH = f"{S['venv']}/bin:/usr/local/bin:/usr/bin:/bin"
@@ -61,6 +69,18 @@ def group_members(name: str) -> set[str]:
     except KeyError:
         return set()
     return set(g.gr_mem) | {p.pw_name for p in pwd.getpwall() if p.pw_gid == g.gr_gid}
+
+
+def feedback_service_on() -> bool:
+    """ANN_HUB_FEEDBACK (on/off) when set, else hub.json's ``feedback_service`` (default on)."""
+    value = os.environ.get("ANN_HUB_FEEDBACK", "").strip().lower()
+    if not value:
+        return bool(S.get("feedback_service", True))
+    if value in ("on", "1", "yes", "true"):
+        return True
+    if value in ("off", "0", "no", "false"):
+        return False
+    raise SystemExit(f"ANN_HUB_FEEDBACK={os.environ['ANN_HUB_FEEDBACK']!r}: expected on or off")
 
 
 instructors = group_members(S["instructors_group"]) - {S["grader_user"]}
@@ -157,3 +177,28 @@ c.JupyterHub.services = [
         },
     },
 ]
+
+# --- feedback on submit: the grading service (python -m grader serve), no URL, run by the hub ---
+# As the grader account (it reads the exchange's inbound, the course folder is its own), in the
+# course folder, whose copy of grader/ and grader_config.py it uses, as `make grade` there does:
+# mode and rate limit are c.FeedbackService.* in that grader_config.py. The hub restarts it when it
+# exits and stops it with itself (SIGINT, SIGTERM after 10 s, SIGKILL after 5 s more). Its state and
+# log: <course folder>/.feedback-service/.
+if feedback_service_on():
+    c.JupyterHub.services.append({
+        "name": FEEDBACK_SERVICE,
+        # umask first, as ann-singleuser does for the formgrader: what it writes into the course
+        # folder (its queue and log) stays the instructors' group's.
+        "command": ["/bin/sh", "-c", 'umask "$ANN_UMASK" && exec "$@"', FEEDBACK_SERVICE,
+                    f"{S['venv']}/bin/python", "-m", "grader", "serve",
+                    "--course", S["course_dir"], "--exchange", S["exchange"]],
+        "user": S["grader_user"],
+        "cwd": S["course_dir"],
+        "environment": {
+            "PATH": PATH,
+            "JUPYTER_CONFIG_PATH": os.path.join(ROLES, "grader"),
+            "ANN_UMASK": "0007",
+            "MPLBACKEND": "Agg",  # headless, as `make grade`
+            "PYTHONUNBUFFERED": "1",  # its messages reach the hub's log as they happen
+        },
+    })

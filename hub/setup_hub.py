@@ -25,8 +25,18 @@ exists. What it creates (defaults in brackets; every path is an option):
   read it. ``COURSE_DIR/exchange`` is a link to EXCHANGE, so the course's own config finds it.
 - Unix groups for instructors [formgrade-ann-course] and students [nbgrader-ann-course], and the
   account [grader-ann-course] that runs the shared formgrader.
+- ``EXCHANGE/ann-course/feedback/``: where feedback pages wait for the students' Fetch Feedback,
+  owned by the grader account and the instructors' group, mode 2771 as nbgrader's release_feedback
+  makes it for a group-shared course: the grader account (the feedback service) and instructors
+  (release_feedback) write pages, students can open a page whose name they know (it is a hash of
+  their submission's secret) and list nothing.
+- ``COURSE_DIR/.feedback-service/``, mode 2770: the feedback service's queue and log.
 - ``STATE_DIR`` [/srv/ann-course/hub], mode 0700: the hub's database and cookie secret.
 - ``PREFIX/etc/hub.json``: all of the above, read by hub/jupyterhub_config.py and hub/add_users.py.
+
+The hub runs the feedback service (``python -m grader serve``, see hub/jupyterhub_config.py) unless
+``--no-feedback-service`` is given (hub.json's ``feedback_service``; ``ANN_HUB_FEEDBACK=on|off``
+overrides it when the hub starts).
 
 ``--site-packages DIR`` is for tests and development only: instead of installing, the environment
 reuses the packages of an existing one (which must be readable by every user).
@@ -306,6 +316,9 @@ def main(argv=None) -> int:
     ap.add_argument("--instructors-group", default=f"formgrade-{COURSE_ID}")
     ap.add_argument("--students-group", default=f"nbgrader-{COURSE_ID}")
     ap.add_argument("--grader-user", default=f"grader-{COURSE_ID}")
+    ap.add_argument("--no-feedback-service", dest="feedback_service", action="store_false",
+                    help="the hub does not run the feedback-on-submit service (python -m grader "
+                         "serve); ANN_HUB_FEEDBACK=on|off overrides this when the hub starts")
     ap.add_argument("--files-only", action="store_true",
                     help="only the environment, configs, launcher and lectures under --prefix "
                          "(a container image, see deploy/): no users, groups, exchange or "
@@ -356,6 +369,14 @@ def main(argv=None) -> int:
     os.chown(course_exchange, grader.pw_uid, instructors_gid)
     os.chmod(course_exchange, 0o2775)
 
+    # Feedback pages (nbgrader's outbound feedback, <hash>.html): written by the grader account
+    # (the feedback service) and by instructors (release_feedback, group-shared); students only
+    # open their own by name. The mode release_feedback gives it with CourseDirectory.groupshared.
+    feedback = course_exchange / "feedback"
+    feedback.mkdir(exist_ok=True)
+    os.chown(feedback, grader.pw_uid, instructors_gid)
+    os.chmod(feedback, 0o2771)
+
     course = args.course_dir.resolve()
     if not course.exists():
         course.parent.mkdir(parents=True, exist_ok=True)
@@ -379,6 +400,12 @@ def main(argv=None) -> int:
     os.chown(gradebook, grader.pw_uid, instructors_gid)
     os.chmod(gradebook, 0o660)
 
+    # The feedback service's queue and log, shared with the instructors like the course folder.
+    service_state = course / ".feedback-service"
+    service_state.mkdir(exist_ok=True)
+    os.chown(service_state, grader.pw_uid, instructors_gid)
+    os.chmod(service_state, 0o2770)
+
     state = args.state_dir.resolve()
     state.mkdir(parents=True, exist_ok=True)
     os.chmod(state, 0o700)
@@ -394,6 +421,7 @@ def main(argv=None) -> int:
         "instructors_group": args.instructors_group,
         "students_group": args.students_group,
         "grader_user": args.grader_user,
+        "feedback_service": args.feedback_service,
     }
     (prefix / "etc" / "hub.json").write_text(json.dumps(settings, indent=2) + "\n")
     print(f"hub set up: settings in {prefix / 'etc' / 'hub.json'}")
