@@ -106,3 +106,16 @@ c.ExchangeCollect.update = True
 # to a few hundred characters, ended mid-sentence. Lines up to this width are shown whole (it is
 # also the length of the "=" line `nbgrader validate` prints between failed cells).
 c.Validator.width = 1000
+
+# Feedback on submit (python -m grader serve; on the course's hub a service started with the hub,
+# see hub/README.md): each submission in the exchange's inbound is graded as it arrives, with the
+# same pipeline as make grade, and its page published where the student's "Fetch Feedback" finds
+# it. It never writes the gradebook: final grades stay the instructor's collect + make grade.
+# What a graded page shows while the assignment is open: "points" (the autograded score and each
+# question's points), "messages" (also each failing test's message, the hint it was written to
+# give) or "full" (nbgrader's feedback page, hidden tests removed). No mode shows hidden tests.
+c.FeedbackService.mode = "points"
+# A student's work on one assignment is graded at most once in this many seconds, so that the
+# hidden tests cannot be probed by resubmitting; a later submission waits (its page says until
+# when), and only the latest waiting one is graded.
+c.FeedbackService.min_interval = 120

@@ -19,15 +19,18 @@ Modules, lowest layer first (a module imports only from its own layer or below;
   release);
 - ``types`` (Job, Result, Options, the status words), ``probes`` (hidden checks outside the
   kernel), ``similarity`` (submissions that are suspiciously alike: similarity.csv, the
-  side-by-side report, findings);
+  side-by-side report, findings), ``inbox`` (the feedback service's durable queue of nbgrader's
+  inbound), ``pages`` (the pages a student fetches as feedback while an assignment is open);
 - ``gradebook`` (the one module that opens nbgrader's gradebook: due dates, prior manual work, late
   penalties, the read-back), ``report`` (grades.csv, the table);
 - ``warm`` (the fork server's warm-up), ``job`` (one submission, stage by stage), ``releases`` (the
   releases and the template course), ``merge`` (job results into the course);
-- ``pool`` (the local executor: jobs in parallel on this machine);
+- ``pool`` (the local executor: jobs in parallel on this machine, its warm state kept while open);
 - ``distributed`` (the Dask executor: jobs on a cluster, each worker running ``pool``);
 - ``scheduler`` (the orchestration behind ``make grade``: scan, grade with either executor, merge,
-  report), ``export`` (grades into Canvas or Moodle, also as nbgrader exporter plugins);
+  report), ``service`` (feedback on submit, ``python -m grader serve``: each submission in the
+  exchange graded with either executor as it arrives), ``export`` (grades into Canvas or Moodle,
+  also as nbgrader exporter plugins);
 - ``cli`` (``python -m grader``, with ``__main__``), ``_preload`` (imported by the fork server
   only).
 """

@@ -6,6 +6,7 @@
 ``check``    integrity findings for one submitted notebook against its release
 ``similarity``  submissions of an assignment that are suspiciously alike (also the end of ``run``)
 ``export``   the grades as the LMS imports them: ``--to canvas|moodle FILE``
+``serve``    feedback on submit: grade each submission in the exchange's inbound as it arrives
 """
 
 from __future__ import annotations
@@ -86,6 +87,33 @@ def build_parser() -> argparse.ArgumentParser:
                           "sis_login_id,id_number] (default: <course>/students.csv)")
     exp.add_argument("--assignment", action="append", default=None,
                      help="only this assignment (repeatable; default: every assignment)")
+    serve = sub.add_parser("serve", help="feedback on submit: grade each new submission in "
+                                         "nbgrader's inbound and publish its feedback page")
+    serve.add_argument("--course", type=Path, default=Path.cwd(),
+                       help="course folder (default: the current folder)")
+    serve.add_argument("--exchange", type=Path, default=None,
+                       help="nbgrader's exchange root (default: the course's Exchange.root)")
+    serve.add_argument("--state", type=Path, default=None,
+                       help="where the queue and service.log are kept (default: "
+                            "<course>/.feedback-service)")
+    serve.add_argument("--workers", type=_positive_int, default=None,
+                       help="submissions graded at once (default: c.FeedbackService.workers, "
+                            "else the number of cores)")
+    serve.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="grade on the Dask cluster of this scheduler")
+    serve.add_argument("--mode", choices=("points", "messages", "full"), default=None,
+                       help="what a graded page shows (default: c.FeedbackService.mode)")
+    serve.add_argument("--min-interval", type=float, default=None, metavar="SECONDS",
+                       help="seconds between two gradings of one student's work on one "
+                            "assignment (default: c.FeedbackService.min_interval)")
+    serve.add_argument("--poll", type=float, default=None, metavar="SECONDS",
+                       help="seconds between two looks at the inbound (default 1)")
+    serve.add_argument("--timeout", type=_positive_int, default=None,
+                       help="seconds per cell (default: c.Execute.timeout of grader_config.py)")
+    serve.add_argument("--job-timeout", type=float, default=300.0)
+    serve.add_argument("--memory-mb", type=_positive_int, default=4096)
+    serve.add_argument("--once", action="store_true",
+                       help="grade what is in the inbound now, then exit")
     check = sub.add_parser("check", help="integrity findings for one submitted notebook")
     check.add_argument("notebook", type=Path)
     check.add_argument("release", type=Path)
@@ -120,6 +148,8 @@ def main(argv=None) -> int:
     if args.command == "similarity":
         return _similarity(course, args.submitted or _default_submitted(course),
                            args.assignment or course.assignments(), args.csv)
+    if args.command == "serve":
+        return _serve(args, course)
     if args.command == "release":
         from .course import api_for
 
@@ -199,6 +229,49 @@ def _run(args, course: Course) -> int:
     print(f"\nGrades: {args.csv or course.root / 'grades.csv'}; feedback: "
           f"{course.root / 'feedback'}/<student>/<assignment>/")
     return status
+
+
+def _serve(args, course: Course) -> int:
+    from . import sandbox, service
+    from .course import nbgrader_config
+
+    try:
+        cfg = service.settings(course, mode=args.mode, min_interval=args.min_interval,
+                               poll_interval=args.poll, workers=args.workers)
+    except Exception as exc:  # noqa: BLE001 - traitlets' TraitError: a bad setting, said plainly
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    exchange, course_id = service.default_exchange(course)
+    exchange = args.exchange.resolve() if args.exchange else exchange
+    if not (exchange / course_id).is_dir():
+        print(f"error: no course {course_id!r} in the exchange {exchange} (release an assignment "
+              "first, or give --exchange)", file=sys.stderr)
+        return 2
+    opts = Options(timeout=int(args.timeout or nbgrader_config(course.root).Execute.timeout),
+                   job_timeout=args.job_timeout, workers=cfg.workers or os.cpu_count() or 1,
+                   limits=sandbox.Limits(memory_bytes=args.memory_mb * 1024**2))
+    client = None
+    if args.scheduler:
+        from .distributed import SchedulerUnavailable, connect
+
+        try:
+            client = connect(args.scheduler)
+        except (SchedulerUnavailable, ValueError) as exc:
+            print(f"error: --scheduler: {exc}", file=sys.stderr)
+            return 2
+    name, warning = sandbox.mode()
+    print(f"Feedback service for {course_id}: {exchange / course_id / 'inbound'}; sandbox: "
+          f"{name}.", flush=True)
+    if warning:
+        print(warning, flush=True)
+    try:
+        service.Service(course, exchange, course_id,
+                        args.state or course.root / service.STATE_DIR, cfg, opts,
+                        client=client).run(once=args.once)
+    finally:
+        if client is not None:
+            client.close()
+    return 0
 
 
 def _default_submitted(course: Course) -> Path:

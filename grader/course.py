@@ -50,8 +50,8 @@ class Course:
 def nbgrader_config(course_root: Path, *, timeout: int | None = None,
                     kernel_name: str | None = None, ipc_path: Path | None = None,
                     gradebook: Path | None = None) -> Config:
-    """The repository's ``grader_config.py`` with the course root (and gradebook) at
-    ``course_root``.
+    """The course's ``grader_config.py`` (the course folder's own, else the repository's) with the
+    course root (and gradebook) at ``course_root``.
 
     Parameters
     ----------
@@ -67,7 +67,10 @@ def nbgrader_config(course_root: Path, *, timeout: int | None = None,
     gradebook : Path, optional
         The gradebook's file (default: ``course_root/gradebook.db``).
     """
-    loader = PyFileConfigLoader("grader_config.py", path=str(REPO))
+    # A course folder has its own copy (the hub's is a copy of the checkout, graded by a
+    # non-editable install of this package); a scratch course made by the grader has none.
+    own = (course_root / "grader_config.py").is_file()
+    loader = PyFileConfigLoader("grader_config.py", path=str(course_root if own else REPO))
     cfg = loader.load_config()
     cfg.CourseDirectory.root = str(course_root)
     cfg.CourseDirectory.db_url = f"sqlite:///{gradebook or course_root / 'gradebook.db'}"

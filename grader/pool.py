@@ -128,6 +128,11 @@ class LocalExecutor:
         """Jobs queued or running."""
         return len(self._pending) + len(self._running)
 
+    @property
+    def free(self) -> int:
+        """Jobs that would start at once if submitted now."""
+        return len(self._free) - len(self._pending)
+
     def submit(self, job: Job, prior: dict | None = None, key=None):
         """Queue ``job`` (``prior``: see :func:`grader.gradebook.read_prior`); return its key."""
         if key is None:

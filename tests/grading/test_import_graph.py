@@ -15,12 +15,13 @@ LAYERS = [
     ("__init__", "patches", "cells", "late", "probe_runner", "kernel_launcher", "forkserver"),
     ("course",),
     ("sandbox", "zygote", "feedback", "integrity"),
-    ("types", "probes", "similarity"),
+    ("types", "probes", "similarity", "inbox", "pages"),
     ("gradebook", "report"),
     ("warm", "job", "releases", "merge"),
     ("pool",),  # the local executor
     ("distributed",),  # the Dask executor: runs the local one on each worker
-    ("scheduler", "export"),  # the orchestration, which uses either executor
+    # the orchestrations, which use either executor: make grade's batch, the feedback service
+    ("scheduler", "export", "service"),
     ("cli", "_preload"),
     ("__main__",),
 ]

@@ -1,0 +1,314 @@
+"""Feedback on submit: ``python -m grader serve``, a third way in to the grading pipeline.
+
+The service watches nbgrader's inbound (``<exchange>/<course>/inbound/``), grades each new
+submission with the same jobs as ``make grade`` (the integrity check, the sandboxed kernel, the
+clean-room probes; :class:`grader.pool.LocalExecutor`, kept warm between submissions, or a Dask
+cluster) and publishes one page per notebook where the student's *Fetch Feedback* finds it
+(:mod:`grader.pages`). It never writes the gradebook, ``autograded/`` or ``feedback/``: the final
+grade stays the instructor's batch after the deadline (``nbgrader collect`` + ``make grade``), which
+gives the same scores for the same submission.
+
+- **Queue** (:mod:`grader.inbox`): one pending submission per student and assignment (the latest;
+  earlier pending ones get a page saying so), graded oldest-first across students.
+- **Rate limit**: a student's work on one assignment is graded at most once every
+  ``min_interval`` seconds; a submission that must wait gets a "queued" page with the time.
+- **Nothing lost**: the inbox is a SQLite file; a result is recorded in the transaction that ends
+  its submission, after its pages are written, so a service killed at any moment grades on restart
+  exactly what it had not finished, and records nothing twice.
+- **Bad input**: a submission that cannot be graded (not a notebook, an unknown assignment, a
+  kernel that dies) gets a page with the reason; the service goes on.
+- **Log**: ``<state>/service.log``, one line for everything done with each submission.
+
+Settings: ``c.FeedbackService.*`` in the course's ``grader_config.py`` (mode, rate limit, workers);
+the command line overrides them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import time
+from contextlib import ExitStack
+from dataclasses import asdict
+from pathlib import Path
+
+import nbformat
+from traitlets import Enum, Float, Integer, validate
+from traitlets.config import Configurable
+
+from . import cells, gradebook, pages
+from .course import Course, nbgrader_config
+from .inbox import PENDING, SKIPPED, Entry, Inbox
+from .pool import LocalExecutor
+from .types import FAILED, Job, Options, Result
+
+STATE_DIR = ".feedback-service"
+
+
+class FeedbackService(Configurable):
+    """The settings of the feedback service (``c.FeedbackService.*`` in ``grader_config.py``)."""
+
+    mode = Enum(pages.MODES, default_value="points",
+                help="What a graded page shows before the deadline: 'points' (the score and "
+                     "each question's points), 'messages' (also each failing test's message) or "
+                     "'full' (nbgrader's feedback page). Hidden tests' code never."
+                ).tag(config=True)
+    min_interval = Float(300.0, help="Seconds between two gradings of one student's work on one "
+                                     "assignment; later submissions wait, the latest wins."
+                         ).tag(config=True)
+    poll_interval = Float(1.0, help="Seconds between two looks at the inbound folder."
+                          ).tag(config=True)
+    workers = Integer(0, help="Submissions graded at once (0: the number of cores)."
+                      ).tag(config=True)
+
+    @validate("min_interval", "poll_interval")
+    def _not_negative(self, proposal):
+        if proposal.value < 0:
+            raise ValueError(f"{proposal.trait.name} must be at least 0 seconds, "
+                             f"got {proposal.value}")
+        return proposal.value
+
+
+def settings(course: Course, **overrides) -> FeedbackService:
+    """The course's ``c.FeedbackService`` settings, with ``overrides`` (None: not given)."""
+    cfg = FeedbackService(config=nbgrader_config(course.root))
+    for name, value in overrides.items():
+        if value is not None:
+            setattr(cfg, name, value)
+    return cfg
+
+
+class Service:
+    """The service for ``course``, reading ``exchange/<course id>/inbound``.
+
+    Parameters
+    ----------
+    course : Course
+    exchange : Path
+        nbgrader's exchange root (``Exchange.root``).
+    course_id : str
+        ``CourseDirectory.course_id``.
+    state : Path
+        Where the inbox (``queue.sqlite``) and ``service.log`` are kept.
+    cfg : FeedbackService
+    opts : Options
+        The jobs' limits, as ``make grade`` has them.
+    client : distributed.Client, optional
+        Grade on this Dask cluster instead of this machine.
+    """
+
+    def __init__(self, course: Course, exchange: Path, course_id: str, state: Path,
+                 cfg: FeedbackService, opts: Options, client=None, clock=time.time):
+        self.course, self.cfg, self.opts, self.client = course, cfg, opts, client
+        self.exchange_course = Path(exchange) / course_id
+        self.state = Path(state)
+        self.state.mkdir(parents=True, exist_ok=True, mode=0o770)
+        self.inbox = Inbox(self.state / "queue.sqlite", self.exchange_course / "inbound", clock)
+        self.log = _logger(self.state / "service.log")
+        self.clock = clock
+        self.running: dict[str, Entry] = {}  # name -> entry handed to the executor
+        self.stopping = False
+
+    # -- the loop ---------------------------------------------------------------------------------
+
+    def run(self, once: bool = False) -> int:
+        """Serve until SIGTERM/SIGINT (or, with ``once``, until what is in the inbound now is
+        done); returns the number of submissions finished."""
+        finished = 0
+        with ExitStack() as stack:
+            executor = stack.enter_context(self._executor())
+            self.feedback_dir = pages.ensure_feedback_dir(self.exchange_course)
+            for entry in self.inbox.recover():
+                self.log.info("%s: graded again (the service stopped while grading it)",
+                              _who(entry))
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                stack.callback(signal.signal, sig, signal.signal(sig, self._stop))
+            self.log.info("started: %s, mode %s, one grading per %g s per student and "
+                          "assignment, %d worker(s)", self.exchange_course / "inbound",
+                          self.cfg.mode, self.cfg.min_interval, self.opts.workers)
+            last_scan = float("-inf")
+            while not self.stopping:
+                if time.monotonic() - last_scan >= self.cfg.poll_interval:
+                    self._take_arrivals()
+                    last_scan = time.monotonic()
+                self._start_ready(executor)
+                for name, result in executor.poll(0.05 if self.running else 0.2):
+                    self._finish(self.running.pop(name), result)
+                    finished += 1
+                if once and not self.running and not self.inbox.pending():
+                    break
+            self.log.info("stopped: %d submission(s) finished in this run, %s", finished,
+                          self.inbox.counts())
+        return finished
+
+    def _stop(self, *_):
+        self.stopping = True
+
+    def _executor(self):
+        if self.client is not None:
+            from .distributed import ClusterExecutor  # on purpose here: Dask only when asked
+
+            return ClusterExecutor(self.course, self.opts, self.course.assignments(), self.client)
+        return LocalExecutor(self.course, self.opts, self.course.assignments())
+
+    # -- the steps ------------------------------------------------------------------------------
+
+    def _take_arrivals(self) -> None:
+        new, superseded = self.inbox.scan()
+        for entry in superseded + [e for e in new if e.state == SKIPPED]:
+            self.log.info("%s: skipped, a later submission (%s) replaces it", _who(entry),
+                          entry.superseded_by)
+            self._publish(entry, pages.skipped_page(entry.assignment, entry.timestamp,
+                                                    entry.superseded_by))
+        for entry in new:
+            if entry.state != PENDING:
+                continue
+            wait = self.inbox.wait_until(entry, self.cfg.min_interval)
+            if wait > self.clock():
+                when = time.strftime("%H:%M:%S UTC", time.gmtime(wait))
+                self.log.info("%s: arrived; rate limit, waits until %s", _who(entry), when)
+                page = pages.queued_page(entry.assignment, entry.timestamp, not_before=when,
+                                         min_interval=self.cfg.min_interval)
+            else:
+                ahead = self.inbox.position(entry, self.cfg.min_interval) + len(self.running)
+                self.log.info("%s: arrived; queued, %d ahead", _who(entry), ahead)
+                page = pages.queued_page(entry.assignment, entry.timestamp, ahead=ahead)
+            self._publish(entry, page)
+
+    def _start_ready(self, executor) -> None:
+        while executor.free > 0:
+            busy = {e.key for e in self.running.values()}
+            entry = self.inbox.next_ready(self.cfg.min_interval, busy)
+            if entry is None:
+                return
+            entry = self.inbox.start(entry)
+            job = Job(entry.student, entry.assignment, self.exchange_course / "inbound" /
+                      entry.name)
+            prior = (gradebook.read_prior(self.course, [job])[0]
+                     if entry.assignment in self.course.assignments() else None)
+            self.running[entry.name] = entry
+            executor.submit(job, prior, key=entry.name)
+            self.log.info("%s: grading", _who(entry))
+
+    def _finish(self, entry: Entry, result: Result) -> None:
+        try:
+            self._publish_result(entry, result)
+        except Exception as exc:  # noqa: BLE001 - the page is rendered from the student's work: a failure is theirs alone
+            result = Result(entry.student, entry.assignment, FAILED,
+                            f"its feedback could not be written ({type(exc).__name__}: {exc})")
+            self._publish(entry, pages.failed_page(entry.assignment, entry.timestamp,
+                                                   result.reason))
+        finally:
+            if result.job_dir:
+                shutil.rmtree(result.job_dir, ignore_errors=True)
+        record = {k: v for k, v in asdict(result).items() if k not in ("job_dir", "findings")}
+        record["findings"] = len(result.findings)
+        if not self.inbox.finish(entry, record):
+            self.log.warning("%s: already recorded; this result was not recorded again",
+                             _who(entry))
+            return
+        if result.status == FAILED:
+            self.log.info("%s: failed: %s", _who(entry), result.reason)
+        else:
+            self.log.info("%s: %s, %g / %g in %.1f s%s", _who(entry), result.status,
+                          result.score or 0, result.max_score or 0, result.seconds,
+                          f", {len(result.findings)} finding(s) for the instructor"
+                          if result.findings else "")
+
+    def _publish_result(self, entry: Entry, result: Result) -> None:
+        if result.status == FAILED:
+            self._publish(entry, pages.failed_page(entry.assignment, entry.timestamp,
+                                                   result.reason.rstrip(".")))
+            return
+        graded = read_graded(result, self.course)
+        for notebook in self._notebooks(entry):
+            self._publish(entry, pages.graded_page(entry.assignment, entry.timestamp, graded,
+                                                   self.cfg.mode, notebook), notebook)
+
+    # -- pages ------------------------------------------------------------------------------------
+
+    def _notebooks(self, entry: Entry) -> list[str]:
+        """The notebook ids *Fetch Feedback* looks for: those of the submission itself."""
+        folder = self.exchange_course / "inbound" / entry.name
+        return sorted(p.stem for p in folder.glob("*.ipynb"))
+
+    def _publish(self, entry: Entry, page: str, notebook: str | None = None) -> None:
+        folder = self.exchange_course / "inbound" / entry.name
+        try:
+            secret = (folder / "submission_secret.txt").read_text()
+        except OSError as exc:
+            self.log.warning("%s: no page written, its secret cannot be read (%s)", _who(entry),
+                             exc)
+            return
+        names = [notebook] if notebook else self._notebooks(entry)
+        if not names:
+            self.log.warning("%s: no page written, it holds no notebook", _who(entry))
+        for name in names:
+            try:
+                pages.publish(self.feedback_dir, secret, name, page)
+            except OSError as exc:
+                self.log.error("%s: the page of %s could not be written to %s (%s)", _who(entry),
+                               name, self.feedback_dir, exc)
+
+
+def read_graded(result: Result, course: Course) -> pages.Graded:
+    """What a graded page shows, from a finished job's scratch course (``result.job_dir``)."""
+    job_dir = Path(result.job_dir)
+    graded = pages.Graded()
+    autograded = job_dir / "autograded" / result.student / result.assignment
+    for path in sorted(autograded.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            meta = cells.nbgrader(cell)
+            gid = meta.get("grade_id")
+            if not (meta.get("grade") or meta.get("task")) or gid not in result.grades:
+                continue
+            score, maximum = result.grades[gid]
+            errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+            message = (f"{errors[0].get('ename', 'Error')}: {errors[0].get('evalue', '')}"[:1000]
+                       if errors and cells.is_test(cell) else "")
+            if not message and cells.is_test(cell) and score < maximum:
+                message = ("A check run outside your notebook's kernel gave a different result "
+                           "from the one in it.")
+            graded.questions.append(pages.Question(gid, path.stem, score, maximum,
+                                                   manual=not cells.is_test(cell),
+                                                   message=message))
+    feedback = job_dir / "feedback" / result.student / result.assignment
+    graded.full_pages = {p.stem: p.read_text(encoding="utf-8") for p in feedback.glob("*.html")}
+    if (job_dir / "gradebook.db").exists():
+        with gradebook.open_gradebook(job_dir / "gradebook.db") as gb:
+            sub = gb.find_submission(result.assignment, result.student)
+            graded.seconds_late = float(sub.total_seconds_late or 0)
+    if (course.root / "gradebook.db").exists():
+        with gradebook.open_gradebook(course.root / "gradebook.db") as gb:
+            roster = {s.id for s in gb.students if s.first_name or s.last_name or s.email}
+        if roster and result.student not in roster:
+            graded.note = (f"{result.student} is not on the class roster: tell your instructor, "
+                           "or your work may not reach the gradebook.")
+    return graded
+
+
+def _who(entry: Entry) -> str:
+    return f"{entry.student} {entry.assignment} {entry.timestamp}"
+
+
+def _logger(path: Path) -> logging.Logger:
+    log = logging.getLogger(f"grader.service.{path}")
+    if not log.handlers:
+        handler = logging.FileHandler(path, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        log.addHandler(handler)
+        stream = logging.StreamHandler()
+        stream.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        log.addHandler(stream)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+    return log
+
+
+def default_exchange(course: Course) -> tuple[Path, str]:
+    """The exchange root and course id the course's nbgrader configuration names."""
+    cfg = nbgrader_config(course.root)
+    return Path(os.path.realpath(cfg.Exchange.root)), cfg.CourseDirectory.course_id
