@@ -24,6 +24,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import psutil
 import pytest
 import requests
 from labkit import free_port
@@ -118,13 +119,77 @@ def wait_for(what: str, check, timeout: float, proc: subprocess.Popen | None = N
                 f"{log.read_text()[-6000:] if log else ''}")
 
 
+def start_jupyterhub(settings: dict, env: dict, log: Path) -> subprocess.Popen:
+    """``jupyterhub -f hub/jupyterhub_config.py`` as make hub runs it, its output appended to
+    ``log``."""
+    with open(log, "a") as fh:
+        return subprocess.Popen(
+            [f"{settings['venv']}/bin/jupyterhub",
+             "-f", str(REPO / "hub" / "jupyterhub_config.py")],
+            cwd=settings["state_dir"], env=env, stdout=fh, stderr=subprocess.STDOUT,
+            start_new_session=True)
+
+
+def wait_jupyterhub(proc: subprocess.Popen, env: dict, log: Path) -> None:
+    """Until the hub answers and the formgrader service is up (fails when the hub exits)."""
+    url = f"http://127.0.0.1:{env['ANN_HUB_PORT']}"
+    wait_for("the hub", lambda: requests.get(f"{url}/hub/api/", timeout=5).ok, 90, proc, log)
+    wait_for("the formgrader service",
+             lambda: requests.get(f"{url}/services/ann-course/", timeout=5,
+                                  allow_redirects=False).status_code in (302, 200),
+             90, proc, log)
+
+
+def stop_jupyterhub(proc: subprocess.Popen) -> None:
+    """SIGTERM, as an admin's Ctrl-C or systemd: the hub stops the servers and its services."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def service_processes(name: str, user: str | None = None) -> list[psutil.Process]:
+    """The processes a hub-managed service ``name`` runs as (JupyterHub gives each the
+    JUPYTERHUB_SERVICE_NAME variable), those of ``user`` only when given."""
+    found = []
+    for p in psutil.process_iter(["username"]):
+        if user is not None and p.info["username"] != user:
+            continue
+        try:
+            if p.environ().get("JUPYTERHUB_SERVICE_NAME") == name:
+                found.append(p)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
 class Hub:
-    def __init__(self, tmp: Path, settings: dict, url: str, proc, log: Path, names: dict):
+    def __init__(self, tmp: Path, settings: dict, url: str, proc, log: Path, names: dict,
+                 env: dict):
         self.tmp, self.settings, self.url, self.proc, self.log = tmp, settings, url, proc, log
-        self.names = names
+        self.names, self.env = names, env
         self.course = Path(settings["course_dir"])
         self.exchange = Path(settings["exchange"])
         self.venv = Path(settings["venv"])
+
+    def stop(self) -> None:
+        """Stop the hub (SIGTERM) and wait for it."""
+        stop_jupyterhub(self.proc)
+
+    def restart(self, **env: str) -> None:
+        """Stop the hub, then start it again on the same set-up and ports with ``env`` added to
+        (or, for an empty value, removed from) the environment it started with."""
+        self.stop()
+        for key, value in env.items():
+            if value:
+                self.env[key] = value
+            else:
+                self.env.pop(key, None)
+        self.proc = start_jupyterhub(self.settings, self.env, self.log)
+        wait_jupyterhub(self.proc, self.env, self.log)
 
     def home(self, user: str) -> Path:
         return Path(pwd.getpwnam(user).pw_dir)
@@ -158,6 +223,17 @@ class Hub:
         r = s.get(f"{self.url}/user/{user}/lab", timeout=60)
         assert r.status_code == 200 and r.url.startswith(f"{self.url}/user/{user}/"), r.url
 
+    def assignment_list(self, s: requests.Session, user: str, action: str,
+                        assignment: str) -> dict:
+        """Press an Assignment List button (``fetch``, ``submit``, ``fetch_feedback``) as the
+        logged-in ``user``: the request JupyterLab's extension sends to nbgrader in their
+        server."""
+        r = s.post(f"{self.url}/user/{user}/assignments/{action}", timeout=120,
+                   headers=self.xsrf(s, f"/user/{user}"),
+                   data={"course_id": "ann-course", "assignment_id": assignment})
+        assert r.status_code == 200 and r.json()["success"], (action, r.text[:2000])
+        return r.json()
+
     def xsrf(self, s: requests.Session, path: str) -> dict:
         """The XSRF header for POSTs to the server at ``path`` (its own ``_xsrf`` cookie)."""
         token = next(c.value for c in s.cookies if c.name == "_xsrf" and c.path.rstrip("/") == path)
@@ -166,9 +242,14 @@ class Hub:
 
 
 @contextmanager
-def running_hub():
-    """Yield a running :class:`Hub` with students ``s1``, ``s2`` and instructor ``i1``."""
+def running_hub(env: dict[str, str] | None = None, course_config: str = ""):
+    """Yield a running :class:`Hub` with students ``s1``, ``s2`` and instructor ``i1``.
+
+    ``env``: more variables for the hub (e.g. ``ANN_HUB_FEEDBACK``); ``course_config``: lines
+    appended to the course folder's grader_config.py before the hub starts (e.g. the feedback
+    service's settings)."""
     require_root_and_proxy()
+    extra_env = dict(env or {})
     tag = f"anntest-{secrets.token_hex(3)}"
     python = users_python()
     tmp = Path(tempfile.mkdtemp(prefix=f"{tag}-", dir="/tmp"))
@@ -176,7 +257,7 @@ def running_hub():
     names = {"instructors": f"{tag}-ins", "students": f"{tag}-stu", "grader": f"{tag}-g",
              "s1": f"{tag}-s1", "s2": f"{tag}-s2", "i1": f"{tag}-i1"}
     users = [names[k] for k in ("s1", "s2", "i1", "grader")]
-    proc = None
+    proc = hub = None
     log = tmp / "hub.log"
     t0 = time.monotonic()
 
@@ -209,30 +290,22 @@ def running_hub():
                     "ANN_HUB_PORT": str(port), "ANN_HUB_API_PORT": str(free_port()),
                     "ANN_HUB_INTERNAL_PORT": str(free_port()),
                     "ANN_HUB_FORMGRADER_PORT": str(free_port())})
+        env.update(extra_env)
         settings = json.loads(settings_file.read_text())
-        with open(log, "w") as fh:
-            proc = subprocess.Popen(
-                [f"{settings['venv']}/bin/jupyterhub",
-                 "-f", str(REPO / "hub" / "jupyterhub_config.py")],
-                cwd=settings["state_dir"], env=env, stdout=fh, stderr=subprocess.STDOUT,
-                start_new_session=True)
-        url = f"http://127.0.0.1:{port}"
-        wait_for("the hub", lambda: requests.get(f"{url}/hub/api/", timeout=5).ok, 90, proc, log)
-        note("hub up")
-        wait_for("the formgrader service",
-                 lambda: requests.get(f"{url}/services/ann-course/", timeout=5,
-                                      allow_redirects=False).status_code in (302, 200),
-                 90, proc, log)
-        note("formgrader up")
-        yield Hub(tmp, settings, url, proc, log, names)
+        if course_config:
+            with open(Path(settings["course_dir"]) / "grader_config.py", "a") as fh:
+                fh.write("\n" + course_config.strip("\n") + "\n")
+        log.write_text("")
+        proc = start_jupyterhub(settings, env, log)
+        hub = Hub(tmp, settings, f"http://127.0.0.1:{port}", proc, log, names, env)
+        wait_jupyterhub(proc, env, log)
+        note("hub and formgrader up")
+        yield hub
     finally:
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)  # the hub stops the servers and the service first
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        if hub is not None:
+            proc = hub.proc  # the one started last (Hub.restart)
+        if proc is not None:
+            stop_jupyterhub(proc)  # the hub stops the servers and the services first
         for user in users:  # anything these throw-away users still run
             subprocess.run(["pkill", "-KILL", "-u", user], check=False)
         for user in users:
