@@ -60,7 +60,7 @@ FAST = ("tests/nnlib/", "tests/test_notebook_hygiene.py", "tests/test_environmen
         "tests/grading/test_probes_spec.py",
         "tests/grading/test_probes_describe.py", "tests/grading/test_integrity.py",
         "tests/grading/test_late.py", "tests/grading/test_patches.py",
-        "tests/grading/test_import_graph.py")
+        "tests/grading/test_import_graph.py", "tests/grading/test_inbox.py")
 
 
 def pytest_collection_modifyitems(items):

@@ -123,8 +123,9 @@ class Inbox:
     def scan(self) -> tuple[list[Entry], list[Entry]]:
         """Record the submissions that arrived since the last scan.
 
-        Returns the new entries (pending, or already skipped when a newer one of the same student
-        and assignment arrived in the same scan) and the older pending entries these superseded.
+        Returns the new entries still pending and every entry this scan skipped: an older pending
+        one a new arrival replaced (also one that arrived in this very scan), or a new arrival
+        older than the one already waiting.
         """
         try:
             names = sorted(p.name for p in self.inbound.iterdir())
@@ -138,7 +139,7 @@ class Inbox:
                 continue
             fresh.append((parsed[2], name, parsed))  # nbgrader's timestamps sort as times
         fresh.sort()
-        new, superseded = [], []
+        new, skipped = [], []
         now = self.clock()
         with self._transaction():
             for _, name, (student, assignment, timestamp) in fresh:
@@ -147,18 +148,16 @@ class Inbox:
                 self.db.execute("INSERT INTO submissions (name, student, assignment, timestamp, "
                                 "arrived, state) VALUES (?, ?, ?, ?, ?, ?)",
                                 (name, student, assignment, timestamp, now, PENDING))
+                new.append(name)
                 for e in older:
                     if e.timestamp <= timestamp:
                         self._skip(e, timestamp)
-                        superseded.append(e)
-                    else:  # an older submission arriving late: the newer one still wins
+                        skipped.append(e.name)
+                    else:  # an older submission arriving late: the one waiting still wins
                         self._skip(Entry(name, student, assignment, timestamp, now, PENDING),
                                    e.timestamp)
-                new.append(name)
-        new_entries = [self.get(n) for n in new]
-        superseded_names = {e.name for e in superseded}
-        return ([e for e in new_entries if e.name not in superseded_names],
-                [self.get(e.name) for e in superseded])
+                        skipped.append(name)
+        return ([self.get(n) for n in new if n not in skipped], [self.get(n) for n in skipped])
 
     # -- choosing and finishing ---------------------------------------------------------------
 

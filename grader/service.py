@@ -40,7 +40,7 @@ from traitlets.config import Configurable
 
 from . import cells, gradebook, pages
 from .course import Course, nbgrader_config
-from .inbox import PENDING, SKIPPED, Entry, Inbox
+from .inbox import Entry, Inbox
 from .pool import LocalExecutor
 from .types import FAILED, Job, Options, Result
 
@@ -121,7 +121,7 @@ class Service:
             executor = stack.enter_context(self._executor())
             self.feedback_dir = pages.ensure_feedback_dir(self.exchange_course)
             for entry in self.inbox.recover():
-                self.log.info("%s: graded again (the service stopped while grading it)",
+                self.log.info("%s: to grade again: the service stopped while grading it",
                               _who(entry))
             for sig in (signal.SIGTERM, signal.SIGINT):
                 stack.callback(signal.signal, sig, signal.signal(sig, self._stop))
@@ -156,15 +156,13 @@ class Service:
     # -- the steps ------------------------------------------------------------------------------
 
     def _take_arrivals(self) -> None:
-        new, superseded = self.inbox.scan()
-        for entry in superseded + [e for e in new if e.state == SKIPPED]:
+        new, skipped = self.inbox.scan()
+        for entry in skipped:
             self.log.info("%s: skipped, a later submission (%s) replaces it", _who(entry),
                           entry.superseded_by)
             self._publish(entry, pages.skipped_page(entry.assignment, entry.timestamp,
                                                     entry.superseded_by))
         for entry in new:
-            if entry.state != PENDING:
-                continue
             wait = self.inbox.wait_until(entry, self.cfg.min_interval)
             if wait > self.clock():
                 when = time.strftime("%H:%M:%S UTC", time.gmtime(wait))
