@@ -28,6 +28,7 @@ import os
 import shutil
 import tarfile
 import tempfile
+import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -35,7 +36,7 @@ from .course import Course
 from .gradebook import read_prior
 from .pool import run_jobs
 from .releases import build_template
-from .types import FAILED, Job, Options, Result
+from .types import FAILED, Job, Options, Result, unknown_assignment
 
 
 class SchedulerUnavailable(RuntimeError):
@@ -189,3 +190,87 @@ def run_jobs_on_cluster(jobs: list[Job], course: Course, opts: Options, client, 
             if progress is not None:
                 progress(result)
     return [results[i] for i in range(len(jobs))], work_root
+
+
+class ClusterExecutor:
+    """The Dask executor with :class:`grader.pool.LocalExecutor`'s interface, for jobs that come
+    one at a time (the feedback service): each job is sent as a chunk of its own as soon as it is
+    submitted; :meth:`poll` returns those that came back.
+
+    The course's sources and the template course are packed and scattered to the workers once,
+    when it is entered. ``free`` counts the cluster's threads not taken by a job of this executor.
+    """
+
+    def __init__(self, course: Course, opts: Options, assignments: list[str], client):
+        self.course, self.opts, self.assignments, self.client = course, opts, assignments, client
+        self.work_root: Path | None = None
+        self._futures: dict = {}  # key -> (future, job)
+        self._course_future = None
+        self._n = 0
+
+    def __enter__(self) -> ClusterExecutor:
+        self.work_root = Path(tempfile.mkdtemp(prefix="grading-",
+                                               dir=self.opts.work_root or "/var/tmp"))
+        staging = self.work_root / "course"
+        for a in self.assignments:
+            shutil.copytree(self.course.solutions / a, staging / "solutions" / a)
+        build_template(self.course, staging, self.assignments)
+        self._course_future = self.client.scatter(_pack(staging), broadcast=True)
+        shutil.rmtree(staging)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for future, _ in self._futures.values():
+            future.cancel()
+        self._futures.clear()
+        shutil.rmtree(self.work_root, ignore_errors=True)
+
+    @property
+    def free(self) -> int:
+        return max(0, sum(self.client.nthreads().values()) - len(self._futures))
+
+    def submit(self, job: Job, prior: dict | None = None, key=None):
+        key = self._n if key is None else key
+        self._n += 1
+        if job.assignment not in self.assignments:
+            self._futures[key] = (None, job)
+            return key
+        item = {"student": job.student, "assignment": job.assignment,
+                "submission": _pack(job.submission), "prior": prior}
+        future = self.client.submit(grade_chunk, self._course_future, [item],
+                                    replace(self.opts, workers=1, work_root=None), pure=False,
+                                    key=f"grade-one-{self._n}-{self.work_root.name}")
+        self._futures[key] = (future, job)
+        return key
+
+    def poll(self, timeout: float = 0.05) -> list[tuple[object, Result]]:
+        ended = []
+        deadline = time.monotonic() + timeout
+        while True:
+            for key, (future, job) in list(self._futures.items()):
+                if future is None:
+                    ended.append((key, unknown_assignment(job.student, job.assignment,
+                                                          self.assignments)))
+                elif future.done():
+                    ended.append((key, self._result(key, future, job)))
+                else:
+                    continue
+                del self._futures[key]
+            if ended or time.monotonic() >= deadline:
+                return ended
+            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+
+    def _result(self, key, future, job: Job) -> Result:
+        try:
+            ((data, products),) = future.result()
+        except Exception as exc:  # noqa: BLE001 - lost on every worker it was given: failed, with why
+            return Result(job.student, job.assignment, FAILED,
+                          f"the Dask cluster could not grade it: {type(exc).__name__}: "
+                          f"{exc}"[:300])
+        result = Result(**data)
+        result.job_dir = ""
+        if products:
+            local = Path(tempfile.mkdtemp(dir=self.work_root, prefix="job-"))
+            _unpack(products, local)
+            result.job_dir = str(local)
+        return result

@@ -29,7 +29,7 @@ from .course import Course
 from .forkserver import Workers, kill_group
 from .job import grade_job, reference_probes
 from .releases import build_template
-from .types import FAILED, Job, Options, Result
+from .types import FAILED, Job, Options, Result, unknown_assignment
 
 
 def _child(job, course, template, job_dir, slot, opts, reference, prior=None):
@@ -147,10 +147,8 @@ class LocalExecutor:
         for entry in [e for e in self._pending if e[1].assignment not in self.assignments]:
             self._pending.remove(entry)
             key, job, _ = entry
-            ended.append((key, Result(
-                job.student, job.assignment, FAILED,
-                f"no assignment {job.assignment!r} in solutions/ (closed, removed or misspelt); "
-                f"the course has {', '.join(self.assignments)}")))
+            ended.append((key, unknown_assignment(job.student, job.assignment,
+                                                  self.assignments)))
         while self._pending and self._free:
             key, job, prior = self._pending.pop(0)
             slot = self._free.pop(0)

@@ -19,7 +19,7 @@ from .distributed import run_jobs_on_cluster
 from .merge import merge
 from .pool import run_jobs
 from .releases import generate_releases, record_assignments
-from .types import FAILED, GRADED, Job, Options, Result
+from .types import GRADED, Job, Options, Result, unknown_assignment
 
 
 def scan(submitted: Path, assignments: list[str]) -> tuple[list[Job], list[Result]]:
@@ -33,9 +33,7 @@ def scan(submitted: Path, assignments: list[str]) -> tuple[list[Job], list[Resul
         folders = sorted(p for p in student.iterdir() if p.is_dir())
         names = {f.name for f in folders}
         jobs += [Job(student.name, a, student / a) for a in assignments if a in names]
-        unknown += [Result(student.name, folder.name, FAILED,
-                           f"no assignment {folder.name!r} in solutions/ (closed, "
-                           f"removed or misspelt); the course has {', '.join(assignments)}")
+        unknown += [unknown_assignment(student.name, folder.name, assignments)
                     for folder in folders
                     if folder.name not in assignments and not folder.name.startswith(".")]
     return jobs, unknown

@@ -63,3 +63,10 @@ class Options:
     max_output_chars: int = 10_000
     work_root: Path | None = None
     zygote: bool = True  # fork kernels from a process that imported them (grader.zygote)
+
+
+def unknown_assignment(student: str, assignment: str, known: list[str]) -> Result:
+    """The failed result of a submission to an assignment the course does not have."""
+    return Result(student, assignment, FAILED,
+                  f"no assignment {assignment!r} in solutions/ (closed, removed or misspelt); "
+                  f"the course has {', '.join(known)}")

@@ -299,3 +299,34 @@ def test_a_bad_address_is_named():
 
     with pytest.raises(ValueError, match="scheduler must be an address"):
         connect("  ")
+
+
+def test_the_feedback_service_grades_on_the_cluster_as_on_this_machine(tmp_path, cluster, local):
+    """``python -m grader serve --scheduler``: each submission sent to the cluster as it arrives;
+    the scores are the local batch's, the cheat is still caught, the broken one gets its reason."""
+    import json
+    import sqlite3
+
+    course = _course(tmp_path / "course")
+    inbound = course / "exchange" / "ann-course" / "inbound"
+    inbound.mkdir(parents=True)
+    for folder in sorted((course / "submitted").iterdir()):
+        dest = inbound / f"{folder.name}+quiz+2026-11-20 10:00:00.000000 UTC+ab12"
+        shutil.copytree(folder / "quiz", dest)
+        (dest / "submission_secret.txt").write_text(f"secret-{folder.name}")
+    proc = subprocess.run([sys.executable, "-m", "grader", "serve", "--course", str(course),
+                           "--scheduler", cluster.address, "--once", "--min-interval", "0",
+                           "--timeout", "10"], env=_env(), capture_output=True, text=True,
+                          timeout=600, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr + cluster.log("w0")
+    db = sqlite3.connect(course / ".feedback-service" / "queue.sqlite")
+    results = {s: json.loads(r) for s, r in db.execute("SELECT student, result FROM submissions")}
+    db.close()
+    batch = {r["student"]: r for r in _rows(local / "grades.csv")}
+    assert set(results) == set(CLASS)
+    for student, result in results.items():
+        assert result["status"] == batch[student]["status"].replace(
+            "needs manual grading", "graded"), (student, result, batch[student])
+        if result["status"] != "failed":
+            assert result["score"] == float(batch[student]["raw_score"]), (student, result)
+    assert "not valid notebook JSON" in results["broken"]["reason"]
