@@ -200,5 +200,7 @@ if feedback_service_on():
             "ANN_UMASK": "0007",
             "MPLBACKEND": "Agg",  # headless, as `make grade`
             "PYTHONUNBUFFERED": "1",  # its messages reach the hub's log as they happen
+            # It imports grader/ from the course folder: no __pycache__ of the grader's there.
+            "PYTHONDONTWRITEBYTECODE": "1",
         },
     })

@@ -20,7 +20,8 @@ exists. What it creates (defaults in brackets; every path is an option):
   submitted/, ...), a copy of the checkout made on first set-up and never overwritten afterwards:
   the files git tracks and the untracked ones it does not ignore (``git ls-files --cached --others
   --exclude-standard``), so none of the checkout's own grading state (gradebook.db, grades.csv,
-  .grader-status.json, submitted/, feedback/, _site/, .venv, node_modules, ...) reaches the class.
+  .grader-status.json, submitted/, feedback/, .feedback-service/, _site/, .venv, node_modules,
+  ...) reaches the class.
   Owned by the grader account and the instructors' group, mode 2770 (files 0660): students cannot
   read it. ``COURSE_DIR/exchange`` is a link to EXCHANGE, so the course's own config finds it.
 - Unix groups for instructors [formgrade-ann-course] and students [nbgrader-ann-course], and the
@@ -62,6 +63,9 @@ COURSE_ID = "ann-course"
 # hub/add_users.py, and `make roster` in the course folder must not import the sample students.
 SAMPLE_ROSTER = "students.csv"
 SKIP_ANYWHERE = {"__pycache__", ".ipynb_checkpoints"}
+# The feedback service's queue and log of a `python -m grader serve` run in the checkout: grading
+# state of the checkout's own, which the class's course folder must not start with.
+SKIP_TOP = {".feedback-service"}
 
 # The console scripts a user's server and terminal need (used with --site-packages only).
 SCRIPTS = {
@@ -268,7 +272,8 @@ def course_files(src: Path) -> list[str]:
             dirs[:] = sorted(d for d in dirs if not _ignored("/".join([*rel, d]), patterns))
             files += ["/".join([*rel, n]) for n in sorted(names)
                       if not _ignored("/".join([*rel, n]), patterns)]
-    return [f for f in files if f != SAMPLE_ROSTER and not SKIP_ANYWHERE & set(f.split("/"))]
+    return [f for f in files if f != SAMPLE_ROSTER and not SKIP_ANYWHERE & set(f.split("/"))
+            and f.split("/")[0] not in SKIP_TOP]
 
 
 def copy_course(dest: Path, src: Path | None = None) -> list[str]:

@@ -119,6 +119,8 @@ def test_a_submission_through_the_hub_gets_its_feedback(hub):
     log = (hub.course / ".feedback-service" / "service.log").read_text()
     assert [line for line in log.splitlines() if s1 in line and ASSIGNMENT in line], log
     assert (hub.course / "gradebook.db").read_bytes() == gradebook, "it wrote the gradebook"
+    # It runs the course folder's grader/ and leaves no compiled files of it there.
+    assert not list(hub.course.glob("grader/**/*.pyc"))
 
     fetched = hub.assignment_list(session, s1, "fetch_feedback", ASSIGNMENT)
     timestamp = inbound[0].name.split("+")[2]

@@ -63,6 +63,7 @@ def test_the_feedback_service_runs_by_default_as_the_grader_in_the_course(load, 
         assert env["PATH"].startswith(f"{venv}/bin:")
         assert env["JUPYTER_CONFIG_PATH"] == str(tmp_path / "opt" / "etc" / "roles" / "grader")
         assert env["ANN_UMASK"] == "0007"
+        assert env["PYTHONDONTWRITEBYTECODE"] == "1"  # it imports the course folder's grader/
 
 
 def test_the_service_command_applies_the_umask(load, monkeypatch):
