@@ -43,7 +43,7 @@ class Course:
         """What a student's code must never see."""
         names = ("solutions", "samples", "submitted", "autograded", "feedback", "gradebook.db",
                  "grades.csv", ".grader-status.json", "students.csv", "exchange", ".git",
-                 "similarity.csv", "similarity")
+                 "similarity.csv", "similarity", ".feedback-service")
         return [self.root / n for n in names if (self.root / n).exists()]
 
 

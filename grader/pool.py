@@ -100,8 +100,8 @@ class LocalExecutor:
                 self.template = build_template(self.course, self.work_root, self.assignments,
                                                released=self.released)
             socket = zygote_mod.wait_ready(zygote) if zygote is not None else None
-            self._free = [sandbox.Slot(n, self.opts.limits, self.opts.timeout, socket)
-                          for n in slots]
+            self._free = [sandbox.Slot(n, self.opts.limits, self.opts.timeout, socket,
+                                       hide=tuple(self.opts.hide)) for n in slots]
         except BaseException:
             self._stack.close()
             raise

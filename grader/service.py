@@ -31,7 +31,7 @@ import shutil
 import signal
 import time
 from contextlib import ExitStack
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import nbformat
@@ -101,9 +101,13 @@ class Service:
 
     def __init__(self, course: Course, exchange: Path, course_id: str, state: Path,
                  cfg: FeedbackService, opts: Options, client=None, clock=time.time):
-        self.course, self.cfg, self.opts, self.client = course, cfg, opts, client
         self.exchange_course = Path(exchange) / course_id
         self.state = Path(state)
+        # The kernels never see the exchange (other students' submissions wait there) or the
+        # service's state (their results), wherever these are.
+        hide = {os.path.realpath(p) for p in (self.exchange_course, self.state)}
+        opts = replace(opts, hide=(*opts.hide, *sorted(hide)))
+        self.course, self.cfg, self.opts, self.client = course, cfg, opts, client
         self.state.mkdir(parents=True, exist_ok=True, mode=0o770)
         self.inbox = Inbox(self.state / "queue.sqlite", self.exchange_course / "inbound", clock)
         self.log = _logger(self.state / "service.log")

@@ -63,6 +63,9 @@ class Options:
     max_output_chars: int = 10_000
     work_root: Path | None = None
     zygote: bool = True  # fork kernels from a process that imported them (grader.zygote)
+    # Paths every kernel and probe of the run sees empty, besides the course's private ones (the
+    # feedback service hides the exchange, where other students' submissions wait, and its state).
+    hide: tuple[str, ...] = ()
 
 
 def unknown_assignment(student: str, assignment: str, known: list[str]) -> Result:

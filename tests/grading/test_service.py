@@ -50,10 +50,12 @@ def stamp() -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d} UTC"
 
 
-def drop(course: Path, student: str, assignment: str, files: dict[str, bytes] | Path) -> Path:
+def drop(course: Path, student: str, assignment: str, files: dict[str, bytes] | Path,
+         exchange: Path | None = None) -> Path:
     """A submission as ``nbgrader submit`` leaves it in the inbound: written under a temporary
-    name, then renamed into place. ``files``: a sample's folder, or name -> content."""
-    inbound = course / "exchange" / "ann-course" / "inbound"
+    name, then renamed into place. ``files``: a sample's folder, or name -> content; ``exchange``:
+    the exchange root, by default the course's ``exchange/``."""
+    inbound = (exchange or course / "exchange") / "ann-course" / "inbound"
     inbound.mkdir(parents=True, exist_ok=True)
     when = stamp()
     tmp = inbound.parent / f".incoming-{secrets.token_hex(4)}"
@@ -77,7 +79,7 @@ def page(course: Path, submission: Path, notebook: str) -> str:
     from nbgrader.utils import notebook_hash
 
     secret = (submission / "submission_secret.txt").read_text()
-    path = (course / "exchange" / "ann-course" / "feedback" /
+    path = (submission.parent.parent / "feedback" /
             f"{notebook_hash(secret=secret, notebook_id=notebook)}.html")
     return path.read_text() if path.exists() else ""
 
@@ -332,3 +334,46 @@ def test_a_student_over_the_rate_limit_waits_and_their_latest_submission_is_grad
     full_page = page(course, third, "activations")
     assert "Autograded score: 15 / 18" in text(full_page) and "hidden tests ran here" in full_page
     assert_no_hidden_code(full_page, "01_activations")
+
+
+@pytest.fixture
+def outside_tmp():
+    """A folder outside /tmp and /var/tmp, which the sandbox replaces anyway: there, only the
+    service's hiding keeps a kernel from seeing what it holds (as on a hub, under /srv)."""
+    if not os.access("/srv", os.W_OK):
+        pytest.skip("needs a writable /srv (root): under /tmp the sandbox hides everything anyway")
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="ann-service-test-", dir="/srv"))
+    os.chmod(folder, 0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_students_code_sees_neither_the_inbound_nor_the_services_records(outside_tmp):
+    """Other students' submissions wait in the exchange (outside the course folder, as on a hub),
+    their results in the service's state: a notebook that looks for them, with its output on the
+    full page, finds neither."""
+    course = make_course(outside_tmp / "course", ["01_activations"])
+    nbgrader(course, "generate_assignment", "01_activations", "--force")
+    exchange = outside_tmp / "exchange"
+    (exchange / "ann-course").mkdir(parents=True)
+    other = drop(course, "alice", "01_activations", SAMPLES / "sample-overflow" / "01_activations",
+                 exchange)
+    serve(course, "--once", "--min-interval", "0", "--exchange", str(exchange))
+    nb = nbformat.read(SAMPLES / "sample-overflow" / "01_activations" / "activations.ipynb",
+                       as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")
+                and c.cell_type == "code")
+    inbound, state = other.parent, course / ".feedback-service"
+    cell.source += (f"\nimport os as _os\nprint('LOOKED', sorted(_os.listdir({str(inbound)!r})) "
+                    f"if _os.path.isdir({str(inbound)!r}) else 'nothing', "
+                    f"_os.path.exists({str(state / 'queue.sqlite')!r}))\n")
+    eve = drop(course, "eve", "01_activations", {"activations.ipynb": nbformat.writes(nb).encode()},
+               exchange)
+    serve(course, "--once", "--min-interval", "0", "--mode", "full", "--exchange", str(exchange))
+    shown = html.unescape(text(page(course, eve, "activations")))
+    seen = re.findall(r"LOOKED [^(].{0,80}", shown)
+    assert seen and seen[0].split()[1:3] in (["[]", "False"], ["nothing", "False"]), (
+        seen or shown[:1000])
+    assert "alice" not in shown
