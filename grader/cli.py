@@ -100,7 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="submissions graded at once (default: c.FeedbackService.workers, "
                             "else the number of cores)")
     serve.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                       help="grade on the Dask cluster of this scheduler")
+                       help="grade on the Dask cluster of this scheduler (default: "
+                            "c.FeedbackService.scheduler, else on this machine)")
     serve.add_argument("--mode", choices=("points", "messages", "full"), default=None,
                        help="what a graded page shows (default: c.FeedbackService.mode)")
     serve.add_argument("--min-interval", type=float, default=None, metavar="SECONDS",
@@ -251,11 +252,11 @@ def _serve(args, course: Course) -> int:
                    job_timeout=args.job_timeout, workers=cfg.workers or os.cpu_count() or 1,
                    limits=sandbox.Limits(memory_bytes=args.memory_mb * 1024**2))
     client = None
-    if args.scheduler:
+    if args.scheduler or cfg.scheduler:
         from .distributed import SchedulerUnavailable, connect
 
         try:
-            client = connect(args.scheduler)
+            client = connect(args.scheduler or cfg.scheduler)
         except (SchedulerUnavailable, ValueError) as exc:
             print(f"error: --scheduler: {exc}", file=sys.stderr)
             return 2

@@ -35,7 +35,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 import nbformat
-from traitlets import Enum, Float, Integer, validate
+from traitlets import Enum, Float, Integer, Unicode, validate
 from traitlets.config import Configurable
 
 from . import cells, gradebook, pages
@@ -62,6 +62,8 @@ class FeedbackService(Configurable):
                           ).tag(config=True)
     workers = Integer(0, help="Submissions graded at once (0: the number of cores)."
                       ).tag(config=True)
+    scheduler = Unicode("", help="A Dask scheduler's address (tcp://host:8786) to grade on; "
+                               "empty: grade on this machine.").tag(config=True)
 
     @validate("min_interval", "poll_interval")
     def _not_negative(self, proposal):
