@@ -377,3 +377,15 @@ def test_a_students_code_sees_neither_the_inbound_nor_the_services_records(outsi
     assert seen and seen[0].split()[1:3] in (["[]", "False"], ["nothing", "False"]), (
         seen or shown[:1000])
     assert "alice" not in shown
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--min-interval", "-5"], "min_interval must be at least 0 seconds, got -5"),
+    (["--exchange", "/nonexistent-exchange"], "no course 'ann-course' in the exchange"),
+])
+def test_bad_settings_are_refused_with_the_reason_before_anything_runs(course, args, says):
+    proc = subprocess.run([sys.executable, "-m", "grader", "serve", "--course", str(course),
+                           "--once", *args], env=ENV, capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert proc.returncode == 2 and says in proc.stderr, proc.stdout + proc.stderr
+    assert not (course / ".feedback-service").exists(), "nothing is written"
