@@ -62,10 +62,13 @@ class FeedbackService(Configurable):
                           ).tag(config=True)
     workers = Integer(0, help="Submissions graded at once (0: the number of cores)."
                       ).tag(config=True)
+    sources_check = Float(10.0, help="Seconds between two looks at solutions/ for changes (the "
+                                     "service then starts again from the new sources)."
+                          ).tag(config=True)
     scheduler = Unicode("", help="A Dask scheduler's address (tcp://host:8786) to grade on; "
                                "empty: grade on this machine.").tag(config=True)
 
-    @validate("min_interval", "poll_interval")
+    @validate("min_interval", "poll_interval", "sources_check")
     def _not_negative(self, proposal):
         if proposal.value < 0:
             raise ValueError(f"{proposal.trait.name} must be at least 0 seconds, "
@@ -121,10 +124,18 @@ class Service:
 
     def run(self, once: bool = False) -> int:
         """Serve until SIGTERM/SIGINT (or, with ``once``, until what is in the inbound now is
-        done); returns the number of submissions finished."""
+        done); returns the number of submissions finished.
+
+        When ``solutions/`` changes (a fixed test, a new assignment), no new grading starts until
+        the running ones end; then the executor is started again from the new sources, so that
+        every submission is graded as ``make grade`` would grade it now.
+        """
         finished = 0
         with ExitStack() as stack:
-            executor = stack.enter_context(self._executor())
+            current = ExitStack()
+            stack.callback(lambda: current.close())
+            sources = self._sources()
+            executor = current.enter_context(self._executor())
             self.feedback_dir = pages.ensure_feedback_dir(self.exchange_course)
             for entry in self.inbox.recover():
                 self.log.info("%s: to grade again: the service stopped while grading it",
@@ -134,12 +145,23 @@ class Service:
             self.log.info("started: %s, mode %s, one grading per %g s per student and "
                           "assignment, %d worker(s)", self.exchange_course / "inbound",
                           self.cfg.mode, self.cfg.min_interval, self.opts.workers)
-            last_scan = float("-inf")
+            last_scan, last_check = float("-inf"), time.monotonic()
+            changed = False
             while not self.stopping:
                 if time.monotonic() - last_scan >= self.cfg.poll_interval:
                     self._take_arrivals()
                     last_scan = time.monotonic()
-                self._start_ready(executor)
+                if not changed and time.monotonic() - last_check >= self.cfg.sources_check:
+                    changed, last_check = self._sources() != sources, time.monotonic()
+                if changed and not self.running:
+                    self.log.info("solutions/ changed: starting again from the new sources")
+                    current.close()
+                    current = ExitStack()
+                    sources = self._sources()
+                    executor = current.enter_context(self._executor())
+                    changed = False
+                if not changed:
+                    self._start_ready(executor)
                 for name, result in executor.poll(0.05 if self.running else 0.2):
                     self._finish(self.running.pop(name), result)
                     finished += 1
@@ -148,6 +170,16 @@ class Service:
             self.log.info("stopped: %d submission(s) finished in this run, %s", finished,
                           self.inbox.counts())
         return finished
+
+    def _sources(self) -> list[tuple]:
+        """What the jobs are built from: every file of ``solutions/`` (name, size, time)."""
+        out = []
+        for path in sorted(self.course.solutions.rglob("*")):
+            if path.is_file() and ".ipynb_checkpoints" not in path.parts:
+                st = path.stat()
+                out.append((str(path.relative_to(self.course.solutions)), st.st_size,
+                            st.st_mtime_ns))
+        return out
 
     def _stop(self, *_):
         self.stopping = True

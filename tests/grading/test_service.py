@@ -389,3 +389,33 @@ def test_bad_settings_are_refused_with_the_reason_before_anything_runs(course, a
                           check=False)
     assert proc.returncode == 2 and says in proc.stderr, proc.stdout + proc.stderr
     assert not (course / ".feedback-service").exists(), "nothing is written"
+
+
+def test_a_changed_solution_is_graded_with_from_the_next_submission_on(course):
+    """The instructor gives test_sigmoid 4 points instead of 2 while the service runs: the next
+    submission is graded against the new release, as make grade would grade it."""
+    (course / "grader_config.py").write_text(
+        "c = get_config()\n"
+        f"load_subconfig({str(REPO / 'grader_config.py')!r})\n"
+        "c.FeedbackService.sources_check = 0.5\n")
+    work = SAMPLES / "sample-overflow" / "01_activations"
+    proc = start(course, "--workers", "1", "--min-interval", "0")
+    try:
+        before = drop(course, "alice", "01_activations", work)
+        wait_for(lambda: "Autograded score" in page(course, before, "activations"), what="before")
+        assert "Autograded score: 15 / 18" in text(page(course, before, "activations"))
+        source = course / "solutions" / "01_activations" / "activations.ipynb"
+        nb = nbformat.read(source, as_version=4)
+        test = next(c for c in nb.cells
+                    if c.metadata.get("nbgrader", {}).get("grade_id") == "test_sigmoid")
+        test.metadata["nbgrader"]["points"] = 4
+        nbformat.write(nb, source)
+        time.sleep(1.5)  # the service's next look at solutions/
+        after = drop(course, "bob", "01_activations", work)
+        wait_for(lambda: "Autograded score" in page(course, after, "activations"), what="after")
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(60)
+    assert "Autograded score: 17 / 20" in text(page(course, after, "activations"))
+    log = (course / ".feedback-service" / "service.log").read_text()
+    assert "solutions/ changed: starting again from the new sources" in log
