@@ -172,8 +172,12 @@ class Service:
         return finished
 
     def _sources(self) -> list[tuple]:
-        """What the jobs are built from: every file of ``solutions/`` (name, size, time)."""
-        out = []
+        """What the jobs are built from: every file of ``solutions/`` (name, size, time) and the
+        assignments' due dates in the course gradebook."""
+        out: list[tuple] = []
+        if (self.course.root / "gradebook.db").exists():
+            due = gradebook.read_due_dates(self.course, self.course.assignments())
+            out += sorted((a, str(d)) for a, d in due.items())
         for path in sorted(self.course.solutions.rglob("*")):
             if path.is_file() and ".ipynb_checkpoints" not in path.parts:
                 st = path.stat()
