@@ -419,3 +419,19 @@ def test_a_changed_solution_is_graded_with_from_the_next_submission_on(course):
     assert "Autograded score: 17 / 20" in text(page(course, after, "activations"))
     log = (course / ".feedback-service" / "service.log").read_text()
     assert "solutions/ changed: starting again from the new sources" in log
+
+
+def test_a_new_due_date_counts_as_changed_sources(course):
+    """The template course carries the due dates: a new one must make the service start again."""
+    from grader import service
+    from grader.course import Course
+    from grader.types import Options
+
+    c = Course(course)
+    svc = service.Service(c, course / "exchange", "ann-course", course / ".feedback-service",
+                          service.settings(c), Options(workers=1))
+    before = svc._sources()
+    nbgrader(course, "db", "assignment", "add", "01_activations",
+             "--duedate=2026-12-01 00:00:00 UTC")
+    assert svc._sources() != before
+    svc.inbox.close()
