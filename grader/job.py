@@ -64,31 +64,34 @@ def grade_job(job: Job, course: Course, template: Path, job_dir: Path, slot: san
     result.job_dir = str(job_dir)
     os.chmod(job_dir, 0o700)
     try:
-        with _timed(result, "stage"):
-            scratch = stage(job, template, job_dir)
-        with _timed(result, "check"):
-            check(job, scratch, result)
-        slot = slot.hiding([*course.private_paths(), job_dir / "submitted",
-                            job_dir / "gradebook.db", template])
-        with _timed(result, "autograde"), patches.timed_kernel_start([]) as starts:
-            api, failure = autograde(job, scratch, slot, opts, prior)
-        # the kernel's start is part of autograde's time: moved to its own stage
-        result.timings["kernel start"] = min(sum(starts), result.timings["autograde"])
-        result.timings["autograde"] -= result.timings["kernel start"]
-        if failure:
-            result.reason = failure
+        # the job's gradebook opened a dozen times, one engine (see grader.patches)
+        with patches.scratch_gradebooks(job_dir):
+            with _timed(result, "stage"):
+                scratch = stage(job, template, job_dir)
+            with _timed(result, "check"):
+                check(job, scratch, result)
+            slot = slot.hiding([*course.private_paths(), job_dir / "submitted",
+                                job_dir / "gradebook.db", template])
+            with _timed(result, "autograde"), patches.timed_kernel_start([]) as starts:
+                api, failure = autograde(job, scratch, slot, opts, prior)
+            # the kernel's start is part of autograde's time: moved to its own stage
+            result.timings["kernel start"] = min(sum(starts), result.timings["autograde"])
+            result.timings["autograde"] -= result.timings["kernel start"]
+            if failure:
+                result.reason = failure
+                return result
+            with _timed(result, "read grades"):
+                read_grades(job, scratch, result)
+            left = opts.job_timeout - (time.perf_counter() - start) - FEEDBACK_RESERVE
+            with _timed(result, "probes"):
+                probe(job, course, scratch, slot, reference, result,
+                      budget=max(left, MIN_PROBE_BUDGET))
+            with _timed(result, "feedback"):
+                feedback(api, job, scratch, opts.max_output_chars)
+            result.status = REVIEW if result.findings else GRADED
+            result.reason = (f"{len(result.findings)} finding(s) to review" if result.findings
+                             else "")
             return result
-        with _timed(result, "read grades"):
-            read_grades(job, scratch, result)
-        left = opts.job_timeout - (time.perf_counter() - start) - FEEDBACK_RESERVE
-        with _timed(result, "probes"):
-            probe(job, course, scratch, slot, reference, result,
-                  budget=max(left, MIN_PROBE_BUDGET))
-        with _timed(result, "feedback"):
-            feedback(api, job, scratch, opts.max_output_chars)
-        result.status = REVIEW if result.findings else GRADED
-        result.reason = f"{len(result.findings)} finding(s) to review" if result.findings else ""
-        return result
     except integrity.SubmissionUnreadable as exc:
         result.reason = str(exc)
         return result
@@ -160,7 +163,13 @@ def autograde(job: Job, scratch: Scratch, slot: sandbox.Slot, opts: Options, pri
         _seed_job_gradebook(job_dir / "gradebook.db", job, prior)
     api = api_for(job_dir, timeout=opts.timeout, kernel_name=sandbox.KERNEL_NAME,
                   ipc_path=job_dir / "ipc" / "kernel")
+    # Once the notebook has run, its kernel is killed, not asked to shut down (nbclient then waits
+    # for it, checking every 0.1 s): nothing it does after the last cell is graded or kept, and the
+    # job ends every process of its uid anyway (slot.kill()).
+    api.config.Execute.shutdown_kernel = "immediate"
     patches.short_ready_flush()  # the kernel's start without 0.2 s of idle waiting
+    patches.quick_kernel_wait()  # and its end
+    patches.cached_metadata_schema()
     outcome = api.autograde(job.assignment, job.student, force=True, create=True)
     slot.kill()
     if not outcome["success"]:

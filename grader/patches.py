@@ -23,6 +23,18 @@ changes a grade.
 - :func:`shared_jinja_cache` (nbconvert): nbconvert builds a new Jinja environment for each
   exporter, and nbgrader a new exporter for each feedback page, so Jinja's per-environment bytecode
   cache never hits; every environment gets one shared cache instead (see :mod:`grader.warm`).
+- :func:`quick_kernel_wait` (jupyter_client): a kernel manager checks whether an ending kernel's
+  process has exited every 0.1 s, so each kernel's end cost a grading job at least 0.1 s of
+  waiting; in grading jobs it checks every :data:`KERNEL_POLL` s.
+- :func:`scratch_gradebooks` (nbgrader): nbgrader opens a new ``Gradebook`` a dozen times in one
+  autograde and its feedback, and each builds a SQLAlchemy engine, inspects the database and
+  issues its ``CREATE TABLE`` checks, and compiles its queries afresh (SQLAlchemy's compiled-query
+  cache belongs to the engine). Within a grading job the gradebooks of the job's scratch course
+  share one engine per file, whose schema is checked once, and skip the disk syncs a throwaway
+  copy does not need.
+- :func:`cached_metadata_schema` (nbgrader): nbgrader checks each cell's grading metadata with
+  ``jsonschema.validate``, which checks the schema itself against its meta-schema and builds a new
+  validator every time; the validator of nbgrader's schema is built once.
 
 And every call of a third-party library's private API, each guarded the same way; outside its range
 the rule is applied by the grader's own code, written here after the library's:
@@ -57,6 +69,9 @@ RANGES = {
     "shared_jinja_cache": ("nbconvert", (7,), (8,)),
     "timed_kernel_start": ("nbclient", (0, 8), (0, 12)),
     "short_ready_flush": ("jupyter_client", (8,), (9,)),
+    "quick_kernel_wait": ("jupyter_client", (8,), (9,)),
+    "scratch_gradebooks": ("nbgrader", (0, 9), (0, 10)),
+    "cached_metadata_schema": ("nbgrader", (0, 9), (0, 10)),
     "clamp_late_penalty": ("nbgrader", (0, 9), (0, 10)),
     "remove_hidden_test_region": ("nbgrader", (0, 9), (0, 10)),
     "delete_students": ("nbgrader", (0, 9), (0, 10)),
@@ -224,6 +239,136 @@ def short_ready_flush() -> bool:
 
     wait_for_ready._grader_short = True
     AsyncKernelClient.wait_for_ready = wait_for_ready
+    return True
+
+
+KERNEL_POLL = 0.005  # seconds between checks that an ending kernel exited (quick_kernel_wait)
+
+
+def quick_kernel_wait() -> bool:
+    """Make the kernel manager's wait for an ending kernel's process (``KernelManager._async_wait``
+    of jupyter_client 8, which every shutdown and kill awaits) check every :data:`KERNEL_POLL` s
+    instead of every 0.1 s (idempotent). Returns whether the patch is in place."""
+    if not supported("quick_kernel_wait"):
+        return False
+    from jupyter_client.manager import KernelManager
+
+    original = KernelManager._async_wait
+    if getattr(original, "_grader_quick", False):
+        return True
+
+    async def _async_wait(self, pollinterval: float = 0.1) -> None:
+        return await original(self, pollinterval=min(pollinterval, KERNEL_POLL))
+
+    _async_wait._grader_quick = True
+    KernelManager._async_wait = _async_wait
+    return True
+
+
+# Per-connection settings of a scratch gradebook (scratch_gradebooks): no disk sync at each commit
+# and the rollback journal in memory. A job killed while it writes fails, and its gradebook is never
+# read (grader.merge reads the gradebooks of graded jobs only).
+SCRATCH_PRAGMAS = ("PRAGMA synchronous=OFF", "PRAGMA journal_mode=MEMORY")
+
+
+@contextmanager
+def scratch_gradebooks(folder):
+    """Within the block, every nbgrader ``Gradebook`` of an SQLite file under ``folder`` (a grading
+    job's scratch course) uses one SQLAlchemy engine per file, made with :data:`SCRATCH_PRAGMAS`:
+    the first ``Gradebook`` of a file runs nbgrader's own ``__init__`` (engine, schema check,
+    course), a later one reuses the engine and checks only the course, and closing one ends its
+    session but keeps the engine (and its compiled queries). On leaving, nbgrader's methods are
+    restored and the engines disposed. Written after ``Gradebook.__init__`` and ``close`` of
+    nbgrader 0.9, which it otherwise follows step by step; outside its range nothing changes.
+    Yields whether the patch is in place."""
+    if not supported("scratch_gradebooks"):
+        yield False
+        return
+    from nbgrader import api
+    from sqlalchemy import event
+    from sqlalchemy.orm import scoped_session, sessionmaker
+
+    prefix = f"sqlite:///{os.fspath(folder).rstrip(os.sep)}{os.sep}"
+    engines: dict = {}  # database URL -> its engine, for the block
+    gradebook, create_engine = api.Gradebook, api.create_engine
+    original_init, original_close = gradebook.__init__, gradebook.close
+
+    def scratch_engine(url, *args, **kwargs):
+        engine = create_engine(url, *args, **kwargs)
+        if isinstance(url, str) and url.startswith(prefix):
+            event.listen(engine, "connect", _scratch_pragmas)
+            engines[url] = engine
+        return engine
+
+    def __init__(self, db_url, course_id="default_course", authenticator=None):
+        engine = engines.get(db_url)
+        if engine is None:
+            original_init(self, db_url, course_id, authenticator)
+            return
+        self.engine = engine
+        self.db = scoped_session(sessionmaker(autoflush=True, bind=engine, future=True))
+        self.check_course(course_id=course_id)
+        self.course_id = course_id
+        self.authenticator = authenticator
+
+    def close(self):
+        if any(self.engine is engine for engine in engines.values()):
+            self.db.remove()
+        else:
+            original_close(self)
+
+    api.create_engine = scratch_engine
+    gradebook.__init__, gradebook.close = __init__, close
+    try:
+        yield True
+    finally:
+        api.create_engine = create_engine
+        gradebook.__init__, gradebook.close = original_init, original_close
+        for engine in engines.values():
+            engine.dispose()
+
+
+def _scratch_pragmas(dbapi_connection, connection_record) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        for pragma in SCRATCH_PRAGMAS:
+            cursor.execute(pragma)
+    finally:
+        cursor.close()
+
+
+def cached_metadata_schema() -> bool:
+    """Make nbgrader's check of a cell's grading metadata (``jsonschema.validate`` as
+    ``nbgrader.nbgraderformat.common`` calls it) use one validator per schema, built (and the schema
+    checked) once, raising the same error ``jsonschema.validate`` raises (idempotent). Returns
+    whether the patch is in place."""
+    if not supported("cached_metadata_schema"):
+        return False
+    import json
+    import types
+
+    import jsonschema
+    from nbgrader.nbgraderformat import common
+
+    if getattr(common.jsonschema, "_grader_cached", False):
+        return True
+    validators: dict[str, object] = {}
+
+    def validate(instance, schema, *args, **kwargs):
+        if args or kwargs:  # a call this patch was not written for
+            return jsonschema.validate(instance, schema, *args, **kwargs)
+        key = json.dumps(schema, sort_keys=True)
+        validator = validators.get(key)
+        if validator is None:
+            cls = jsonschema.validators.validator_for(schema)
+            cls.check_schema(schema)
+            validator = validators[key] = cls(schema)
+        error = jsonschema.exceptions.best_match(validator.iter_errors(instance))
+        if error is not None:
+            raise error
+
+    common.jsonschema = types.SimpleNamespace(validate=validate, _grader_cached=True,
+                                              ValidationError=jsonschema.ValidationError)
     return True
 
 

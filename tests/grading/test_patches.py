@@ -234,3 +234,133 @@ def test_xdist_scheduling_keeps_a_unit_together(versions):
     assert scheduling._split_scope("unitA::test_one") == scheduling._split_scope("unitA::test_2")
     versions(**{"pytest-xdist": (4, 0)})
     assert patches.xdist_scope_scheduling(config, None, str) is None
+
+
+def test_an_ending_kernel_is_checked_for_quickly(monkeypatch):
+    """The wait for an ending kernel's process polls every KERNEL_POLL s, whatever interval its
+    caller asks for; the kernel's own check decides when it is over."""
+    import asyncio
+
+    from jupyter_client.manager import KernelManager
+
+    monkeypatch.setattr(KernelManager, "_async_wait", KernelManager._async_wait)
+    assert patches.quick_kernel_wait() is True
+    patched = KernelManager._async_wait
+    assert patches.quick_kernel_wait() is True and KernelManager._async_wait is patched
+    answers, sleeps = [True, True, False], []
+
+    class Manager:
+        async def _async_is_alive(self):
+            return answers.pop(0)
+
+    async def sleep(seconds):
+        sleeps.append(seconds)
+
+    monkeypatch.setattr(asyncio, "sleep", sleep)
+    asyncio.run(KernelManager._async_wait(Manager(), pollinterval=0.1))
+    assert sleeps == [patches.KERNEL_POLL] * 2 and answers == []
+
+
+def test_kernel_wait_is_left_alone_outside_the_range(versions, monkeypatch):
+    from jupyter_client.manager import KernelManager
+
+    original = KernelManager._async_wait
+    monkeypatch.setattr(KernelManager, "_async_wait", original)
+    versions(jupyter_client=(9, 0))
+    assert patches.quick_kernel_wait() is False
+    assert KernelManager._async_wait is original
+
+
+def _gradebook_with_a_student(db):
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{db}") as gb:
+        gb.update_or_create_assignment("quiz")
+        gb.update_or_create_student("alice")
+        return gb.engine
+
+
+def test_a_jobs_gradebooks_share_one_engine_checked_once(tmp_path, monkeypatch):
+    """Under the folder: one engine per file, its schema checked by the first Gradebook only, no
+    disk sync; what one Gradebook commits, the next and a fresh process's reader see. Elsewhere,
+    and after the block, nbgrader's own Gradebook."""
+    import sqlite3
+
+    from nbgrader import api
+
+    checks = []
+    create_all = api.Base.metadata.create_all
+    monkeypatch.setattr(api.Base.metadata, "create_all",
+                        lambda *a, **kw: checks.append(1) or create_all(*a, **kw))
+    original_init, original_close = api.Gradebook.__init__, api.Gradebook.close
+    job = tmp_path / "job"
+    job.mkdir()
+    with patches.scratch_gradebooks(job) as applied:
+        assert applied is True
+        first = _gradebook_with_a_student(job / "gradebook.db")
+        with api.Gradebook(f"sqlite:///{job / 'gradebook.db'}") as gb:
+            assert gb.engine is first and len(checks) == 1
+            assert [s.id for s in gb.students] == ["alice"]
+            gb.update_or_create_student("bob")
+            with gb.engine.connect() as conn:
+                assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 0
+        elsewhere = _gradebook_with_a_student(tmp_path / "course.db")
+        assert elsewhere is not first and len(checks) == 2
+        assert _gradebook_with_a_student(tmp_path / "course.db") is not elsewhere
+    assert (api.Gradebook.__init__, api.Gradebook.close) == (original_init, original_close)
+    with sqlite3.connect(job / "gradebook.db") as conn:
+        assert sorted(r[0] for r in conn.execute("SELECT id FROM student")) == ["alice", "bob"]
+
+
+def test_scratch_gradebooks_are_left_alone_outside_the_range(tmp_path, versions):
+    from nbgrader import api
+
+    versions(nbgrader=(0, 10, 0))
+    original = api.Gradebook.__init__
+    with patches.scratch_gradebooks(tmp_path) as applied:
+        assert applied is False and api.Gradebook.__init__ is original
+        first = _gradebook_with_a_student(tmp_path / "gradebook.db")
+        assert _gradebook_with_a_student(tmp_path / "gradebook.db") is not first
+
+
+def _graded_cell(**metadata):
+    from nbformat.v4 import new_code_cell
+
+    nbgrader = {"grade": True, "solution": False, "locked": True, "grade_id": "test_a",
+                "points": 1, "schema_version": 3, **metadata}
+    return new_code_cell("assert True", metadata={"nbgrader": nbgrader})
+
+
+def test_cell_metadata_is_checked_with_one_validator(monkeypatch):
+    """nbgrader's check of a cell's metadata passes and fails as jsonschema.validate does, with the
+    schema checked once for any number of cells."""
+    import jsonschema
+    from nbgrader.nbgraderformat import MetadataValidator, common
+
+    monkeypatch.setattr(common, "jsonschema", jsonschema)
+    assert patches.cached_metadata_schema() is True
+    assert patches.cached_metadata_schema() is True
+    good, bad = [_graded_cell() for _ in range(3)], _graded_cell(points="one")
+    cls = jsonschema.validators.validator_for(MetadataValidator().schema)
+    check_schema, checked = cls.check_schema, []
+    monkeypatch.setattr(cls, "check_schema", classmethod(
+        lambda c, schema, *a, **kw: checked.append(1) or check_schema(schema, *a, **kw)))
+    for cell in good:
+        MetadataValidator().validate_cell(cell)
+    with pytest.raises(jsonschema.ValidationError) as caught:
+        MetadataValidator().validate_cell(bad)
+    monkeypatch.setattr(common, "jsonschema", jsonschema)
+    with pytest.raises(jsonschema.ValidationError) as expected:
+        MetadataValidator().validate_cell(bad)
+    assert str(caught.value) == str(expected.value)
+    assert len(checked) == 2  # once for the 4 cells patched, once by jsonschema.validate
+
+
+def test_metadata_schema_is_left_alone_outside_the_range(versions, monkeypatch):
+    import jsonschema
+    from nbgrader.nbgraderformat import common
+
+    monkeypatch.setattr(common, "jsonschema", jsonschema)
+    versions(nbgrader=(0, 10, 0))
+    assert patches.cached_metadata_schema() is False
+    assert common.jsonschema is jsonschema
