@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import cells, sandbox
+from . import cells, sandbox, zygote
 
 PROBE_FILE = "probes.json"
 
@@ -92,12 +92,10 @@ def run(nb, probes: list[dict], workdir: Path, slot: sandbox.Slot, setup: str = 
         {"code": code, "setup": setup, "timeout": cell_timeout,
          "probes": [{k: p[k] for k in ("call", "args", "kwargs") if k in p} for p in probes]}))
     sandbox.prepare(workdir.parent, workdir, slot)
-    argv = slot.argv(workdir.parent / "sandbox.json", ["--probe"])
+    config = workdir.parent / "sandbox.json"
     try:
-        subprocess.run(argv, check=False, cwd=workdir, timeout=timeout, stdin=subprocess.DEVNULL,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
-    except subprocess.TimeoutExpired:
+        _run_sandboxed(slot, config, workdir, timeout)
+    except (subprocess.TimeoutExpired, TimeoutError):
         return [{"error": f"the probes timed out after {timeout:g} s"} for _ in probes]
     finally:
         slot.kill()
@@ -109,6 +107,17 @@ def run(nb, probes: list[dict], workdir: Path, slot: sandbox.Slot, setup: str = 
         return results
     except (OSError, ValueError):
         return [{"error": "the probe process gave no readable result"} for _ in probes]
+
+
+def _run_sandboxed(slot: sandbox.Slot, config: Path, workdir: Path, timeout: float) -> None:
+    """The probe process of ``config``: forked by the slot's zygote and waited for here, or, without
+    a zygote (or when it cannot be reached), started the direct way as a subprocess."""
+    if slot.zygote and zygote.run(slot.zygote, str(config), ["--probe"], timeout) is not None:
+        return
+    argv = sandbox.Slot(slot.number, slot.limits, slot.timeout).argv(config, ["--probe"])
+    subprocess.run(argv, check=False, cwd=workdir, timeout=timeout, stdin=subprocess.DEVNULL,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
 
 
 def agrees(result: dict, reference: dict, probe: dict) -> bool:

@@ -43,6 +43,9 @@ from .course import Course
 from .kernel_launcher import direct_argv
 
 KERNEL_NAME = "grader-sandbox"
+# grader/zygote.py, run as a script by the kernelspec: its stub needs neither site-packages nor the
+# grader package, and starts faster without them (see grader.zygote)
+ZYGOTE_SCRIPT = str(Path(__file__).with_name("zygote.py"))
 
 
 def _code_roots() -> list[str]:
@@ -117,8 +120,8 @@ class Slot:
     def argv(self, cfg_path: Path, args: list[str]) -> list[str]:
         """The command that starts a sandboxed kernel (``args`` ``-f CONN``) or probe (``--probe``)
         of ``cfg_path`` (see :func:`prepare`): a fork of the zygote, or the direct way."""
-        if self.zygote:
-            return [sys.executable, "-m", "grader.zygote", "kernel", self.zygote, str(cfg_path),
+        if self.zygote:  # the stub (grader.zygote): standard library only, so -I -S
+            return [sys.executable, "-I", "-S", ZYGOTE_SCRIPT, "kernel", self.zygote, str(cfg_path),
                     *args]
 
         return direct_argv(str(cfg_path), args)

@@ -12,20 +12,25 @@ Processes and protocol:
   a folder only its owner can enter. It is single-threaded, so forking it is safe. Started by
   :func:`start`, its standard input is a pipe from the grading run: when that closes (the run is
   over, or its process died), the zygote kills the kernels it forked and exits.
-* The kernelspec runs ``python -m grader.zygote kernel SOCKET CONFIG ARGS...`` (the *stub*, standard
-  library only). The stub sends one JSON line ``{"config": ..., "argv": [...]}``; the zygote forks
-  and answers ``{"pid": N}``, and ``{"exit": CODE}`` when that child ends. The stub stays in the
-  kernel's place for jupyter_client: it forwards interrupt and termination signals to the child and
-  exits with the child's code. When the stub dies (jupyter_client kills it), the zygote kills the
-  child, so no kernel outlives its stub.
+* The kernelspec runs ``python -I -S grader/zygote.py kernel SOCKET CONFIG ARGS...`` (the *stub*,
+  standard library only, so it starts without site-packages). The stub sends one JSON line
+  ``{"config": ..., "argv": [...]}``; the zygote forks and answers ``{"pid": N}``, and
+  ``{"exit": CODE}`` when that child ends. The stub stays in the kernel's place for jupyter_client:
+  it forwards interrupt and termination signals to the child and exits with the child's code. When
+  the stub dies (jupyter_client kills it), the zygote kills the child, so no kernel outlives its
+  stub.
+* The hidden checks (:mod:`grader.probes`) need no process in their place: the grading job makes
+  the same request itself (:func:`run`) and waits for the exit line, or closes the connection when
+  their time is up, which has the zygote kill them.
 * If the zygote cannot be reached, the stub starts the kernel the direct way instead
-  (:mod:`grader.kernel_launcher` from scratch), so a lost zygote costs time, never a grade.
+  (:mod:`grader.kernel_launcher` from scratch), and :func:`run` says so (the probes then start the
+  direct way), so a lost zygote costs time, never a grade.
 
 Fairness: a forked kernel gets fresh random seeds (``random``, NumPy's global generator), its own
 working folder at ``sys.path[0]`` and the environment of :func:`grader.kernel_launcher.kernel_env`,
 as a freshly started kernel would.
 
-Imports are made inside the functions, on purpose: the stub (``python -m grader.zygote kernel``) is
+Imports are made inside the functions, on purpose: the stub (``grader/zygote.py kernel``) is
 started for every kernel and must stay a bare interpreter, and the zygote's own imports
 (:func:`preload`) are what every forked kernel inherits, so they are chosen one by one.
 """
@@ -51,20 +56,28 @@ FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT, signal.SIGHUP, signa
 # the stub (runs as the kernel's process for jupyter_client)
 
 
-def stub(sock_path: str, config: str, args: list[str]) -> int:
-    """Have the zygote fork a kernel for ``config``; stand in for it until it exits."""
+def _request(sock_path: str, config: str, args: list[str]):
+    """Ask the zygote at ``sock_path`` to fork a sandboxed process for ``config`` and ``args``;
+    return the connection, its reader and the child's pid, or None when the zygote cannot be
+    reached. The child lives as long as the connection stays open."""
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         conn.connect(sock_path)
         conn.sendall(json.dumps({"config": config, "argv": args}).encode() + b"\n")
         reader = conn.makefile("rb")
-        pid = json.loads(reader.readline())["pid"]
-    except (OSError, ValueError, KeyError):
+        return conn, reader, json.loads(reader.readline())["pid"]
+    except (OSError, ValueError, KeyError, TypeError):
         conn.close()
-        from grader.kernel_launcher import direct_argv
+        return None
 
-        argv = direct_argv(config, args)
-        os.execvp(argv[0], argv)  # the slow way, but the same sandbox
+
+def stub(sock_path: str, config: str, args: list[str]) -> int:
+    """Have the zygote fork a kernel for ``config``; stand in for it until it exits."""
+    answer = _request(sock_path, config, args)
+    if answer is None:  # the slow way, but the same sandbox: grader.kernel_launcher.direct_argv
+        argv = [sys.executable, "-m", "grader.kernel_launcher", config, *args]
+        os.execvp(argv[0], argv)
+    conn, reader, pid = answer  # conn stays open as long as the kernel may live
 
     def forward(signum, frame):
         try:
@@ -80,10 +93,35 @@ def stub(sock_path: str, config: str, args: list[str]) -> int:
             break
         except InterruptedError:  # a forwarded signal; keep waiting
             continue
+    conn.close()
     try:
         return int(json.loads(line)["exit"])
     except (ValueError, KeyError, TypeError):
         return 1  # the zygote went away: the kernel went with it
+
+
+def run(sock_path: str, config: str, args: list[str], timeout: float) -> int | None:
+    """Fork a sandboxed process for ``config`` and ``args`` (``["--probe"]``: the hidden checks)
+    from the zygote at ``sock_path`` and wait for it, as the stub would but without a process of its
+    own. Returns its exit code, or None when the zygote cannot be reached (start it the direct way
+    then); raises ``TimeoutError`` after ``timeout`` seconds, when the zygote has killed it."""
+    answer = _request(sock_path, config, args)
+    if answer is None:
+        return None
+    conn, reader, _ = answer
+    try:
+        conn.settimeout(max(timeout, 0.001))
+        line = reader.readline()
+    except TimeoutError:
+        raise TimeoutError(f"the sandboxed process ran past {timeout:g} s") from None
+    except OSError:
+        line = b""
+    finally:
+        conn.close()  # the zygote kills the child if it still runs
+    try:
+        return int(json.loads(line)["exit"])
+    except (ValueError, KeyError, TypeError):
+        return 1  # the zygote went away: the child went with it
 
 
 # ---------------------------------------------------------------------------------------------
@@ -92,9 +130,20 @@ def stub(sock_path: str, config: str, args: list[str]) -> int:
 
 def preload() -> None:
     """Import what every kernel and probe imports, once."""
+    # Besides the kernel's own modules, what a kernel imports as it starts, before any cell: the
+    # modules of its history and of %debug, and its debugger (ipykernel.debugger imports debugpy,
+    # about 0.06 s of every kernel's start).
+    import pdb  # noqa: F401
+    import sqlite3  # noqa: F401
+
     import ipykernel.ipkernel
-    import ipykernel.kernelapp  # noqa: F401
+    import ipykernel.kernelapp
     import ipykernel_launcher  # noqa: F401
+
+    try:
+        import ipykernel.debugger  # noqa: F401
+    except ImportError:
+        pass
 
     from grader import forkserver, kernel_launcher, probe_runner
 

@@ -19,6 +19,7 @@ import pytest
 from nbformat import v4
 
 from grader import probes, sandbox
+from grader import zygote as zygote_mod
 
 ROOT = os.geteuid() == 0
 
@@ -165,3 +166,69 @@ def test_the_grader_itself_skips_the_slow_optional_import():
             "print(sys.modules['rfc3987_syntax'] is None)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "True", out.stderr
+
+
+def _probe_job(zygote, code: str):
+    """A job folder whose probe input runs ``code``; returns (slot, config, workdir)."""
+    import json
+
+    job = Path(tempfile.mkdtemp(dir=zygote["work"], prefix="job-"))
+    workdir = job / "probe"
+    workdir.mkdir()
+    (workdir / "probe-input.json").write_text(
+        json.dumps({"code": [code], "timeout": 600, "probes": []}))
+    slot = sandbox.Slot(zygote["slot"], zygote=zygote["socket"])
+    sandbox.prepare(job, workdir, slot)
+    return slot, str(job / "sandbox.json"), workdir
+
+
+def test_the_job_asks_the_zygote_for_its_probe_process_itself(zygote, monkeypatch):
+    """With a zygote, the hidden checks start no process of the job's own (no stub, no
+    subprocess): the job's request is the stub's, and the answer is the fork's exit code."""
+    def no_process(*args, **kwargs):
+        raise AssertionError("a subprocess was started")
+
+    monkeypatch.setattr(probes.subprocess, "run", no_process)
+    code = "import sys\nP = [float('ipykernel.kernelapp' in sys.modules)]\ndef f():\n    return P"
+    assert _report(zygote, code) == [1.0]
+    slot, config, _ = _probe_job(zygote, "import os\nos._exit(7)")
+    assert zygote_mod.run(slot.zygote, config, ["--probe"], timeout=60) == 7
+
+
+def test_a_probe_past_its_time_is_killed_by_the_zygote(zygote):
+    """run() gives up after its timeout and closes the connection: the zygote kills the process."""
+    slot, config, workdir = _probe_job(
+        zygote, "import os, time\nopen('pid', 'w').write(str(os.getpid()))\ntime.sleep(600)")
+    with pytest.raises(TimeoutError):
+        zygote_mod.run(slot.zygote, config, ["--probe"], timeout=3)
+    try:
+        assert (workdir / "pid").exists(), "the probe never ran"
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _workers_in(workdir):
+            time.sleep(0.05)
+        assert not _workers_in(workdir), "the probe outlived its time"
+    finally:
+        sandbox.kill_uid(sandbox.uid_for_worker(zygote["slot"]))
+
+
+def _workers_in(folder: Path) -> list[int]:
+    """Live processes whose working folder is ``folder``."""
+    found = []
+    for p in psutil.process_iter(["cwd"]):
+        if p.info["cwd"] == str(folder) and _alive(p.pid):
+            found.append(p.pid)
+    return found
+
+
+def test_run_says_when_there_is_no_zygote(zygote):
+    _, config, _ = _probe_job(zygote, "pass")
+    assert zygote_mod.run(str(zygote["work"] / "no-such-socket"), config, ["--probe"], 10) is None
+
+
+def test_the_zygote_stays_single_threaded_after_its_imports():
+    """Forking is safe only from a process with one thread: what the zygote preloads (the
+    kernel's debugger among it) starts none."""
+    code = ("import threading\nfrom grader import zygote\nzygote.preload()\n"
+            "import sys\nprint(threading.active_count(), 'ipykernel.debugger' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["1", "True"], out.stdout + out.stderr
