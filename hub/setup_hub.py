@@ -36,8 +36,9 @@ exists. What it creates (defaults in brackets; every path is an option):
 - ``PREFIX/etc/hub.json``: all of the above, read by hub/jupyterhub_config.py and hub/add_users.py.
 
 The hub runs the feedback service (``python -m grader serve``, see hub/jupyterhub_config.py) unless
-``--no-feedback-service`` is given (hub.json's ``feedback_service``; ``ANN_HUB_FEEDBACK=on|off``
-overrides it when the hub starts).
+it is turned off: ``--no-feedback-service`` (``--feedback-service`` turns it on again) is kept in
+hub.json's ``feedback_service`` and stays so when a later run names neither;
+``ANN_HUB_FEEDBACK=on|off`` overrides it when the hub starts.
 
 ``--site-packages DIR`` is for tests and development only: instead of installing, the environment
 reuses the packages of an existing one (which must be readable by every user).
@@ -308,6 +309,17 @@ def secure_course_dir(course: Path, uid: int, gid: int) -> None:
             os.chmod(p, 0o770 if os.stat(p).st_mode & 0o100 else 0o660)
 
 
+def feedback_service(hub_json: Path, asked: bool | None) -> bool:
+    """Whether the hub runs the feedback service: as ``asked`` (--feedback-service or
+    --no-feedback-service), else as the existing ``hub_json`` says, else on."""
+    if asked is not None:
+        return asked
+    try:
+        return bool(json.loads(hub_json.read_text()).get("feedback_service", True))
+    except (OSError, ValueError):
+        return True
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--prefix", type=Path, default=Path("/opt/ann-course"))
@@ -322,8 +334,13 @@ def main(argv=None) -> int:
     ap.add_argument("--students-group", default=f"nbgrader-{COURSE_ID}")
     ap.add_argument("--grader-user", default=f"grader-{COURSE_ID}")
     ap.add_argument("--no-feedback-service", dest="feedback_service", action="store_false",
+                    default=None,
                     help="the hub does not run the feedback-on-submit service (python -m grader "
-                         "serve); ANN_HUB_FEEDBACK=on|off overrides this when the hub starts")
+                         "serve) from now on; ANN_HUB_FEEDBACK=on|off overrides this when the "
+                         "hub starts")
+    ap.add_argument("--feedback-service", dest="feedback_service", action="store_true",
+                    help="the hub runs it again (without either flag: as before, on for a new "
+                         "hub)")
     ap.add_argument("--files-only", action="store_true",
                     help="only the environment, configs, launcher and lectures under --prefix "
                          "(a container image, see deploy/): no users, groups, exchange or "
@@ -426,7 +443,7 @@ def main(argv=None) -> int:
         "instructors_group": args.instructors_group,
         "students_group": args.students_group,
         "grader_user": args.grader_user,
-        "feedback_service": args.feedback_service,
+        "feedback_service": feedback_service(prefix / "etc" / "hub.json", args.feedback_service),
     }
     (prefix / "etc" / "hub.json").write_text(json.dumps(settings, indent=2) + "\n")
     print(f"hub set up: settings in {prefix / 'etc' / 'hub.json'}")

@@ -31,12 +31,14 @@ def hub():
         yield h
 
 
-def running_service(hub) -> psutil.Process:
-    """The service's process (it may be restarting: wait for it)."""
-    found = wait_for(f"the {SERVICE} service's process",
-                     lambda: service_processes(SERVICE, hub.names["grader"]), 60, hub.proc,
-                     hub.log)
-    return found[0]
+def running_service(hub, other_than: int | None = None) -> psutil.Process:
+    """The service's process, the one the hub started (not its grading workers); wait for it, and
+    for one other than the process ``other_than`` when given."""
+    def started():
+        return [p for p in service_processes(SERVICE, hub.names["grader"])
+                if p.ppid() == hub.proc.pid and p.pid != other_than]
+
+    return wait_for(f"the {SERVICE} service's process", started, 120, hub.proc, hub.log)[0]
 
 
 def feedback_page(hub, submission: Path) -> Path:
@@ -127,6 +129,18 @@ def test_a_submission_through_the_hub_gets_its_feedback(hub):
     home = hub.home(s1) / "ann-course" / ASSIGNMENT / "feedback" / timestamp / "activations.html"
     assert home.read_text() == text, fetched
     assert home.stat().st_uid == pwd.getpwnam(s1).pw_uid
+
+
+def test_the_hub_starts_it_again_when_it_ends(hub):
+    """An admin ends it (e.g. to take up changed settings in grader_config.py), or it dies: the
+    hub starts it again."""
+    first = running_service(hub)
+    command = first.cmdline()
+    first.terminate()
+    psutil.wait_procs([first], timeout=60)
+    again = running_service(hub, other_than=first.pid)
+    assert again.cmdline() == command
+    assert "Service ann-course-feedback exited" in hub.log.read_text()
 
 
 def test_the_service_stops_with_the_hub_and_can_be_turned_off(hub):

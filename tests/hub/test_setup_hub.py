@@ -106,3 +106,17 @@ def test_nothing_git_ignores_in_this_checkout_would_be_copied():
                                 text=True, check=True).stdout.splitlines())
     missing = sorted(listed - set(files) - {"students.csv"})
     assert not [m for m in missing if (REPO / m).exists()], missing[:10]
+
+
+def test_the_feedback_service_setting_stays_until_changed(tmp_path):
+    """`make hub` runs hub/setup_hub.py each time: --no-feedback-service once keeps the service
+    off in hub.json until --feedback-service; a new hub has it on."""
+    hub_json = tmp_path / "hub.json"
+    assert setup_hub.feedback_service(hub_json, None) is True  # a new hub
+    hub_json.write_text('{"feedback_service": false}')
+    assert setup_hub.feedback_service(hub_json, None) is False  # kept from the last set-up
+    assert setup_hub.feedback_service(hub_json, True) is True
+    hub_json.write_text('{"feedback_service": true}')
+    assert setup_hub.feedback_service(hub_json, False) is False
+    hub_json.write_text('{"course_id": "ann-course"}')  # written before the setting existed
+    assert setup_hub.feedback_service(hub_json, None) is True
