@@ -340,6 +340,11 @@ def main() -> None:
           f"{len(jobs)} jobs of mean {statistics.mean(j['seconds'] for j in jobs):.2f} s), merge "
           f"{run['merge']:.1f} s, report {run['report']:.1f} s, the rest (command start, "
           f"releases) {t_batch - run['jobs'] - run['merge'] - run['report']:.1f} s")
+    job_seconds = [(rows[n]["result"] or {}).get("seconds", 0.0) for n, *_ in arrivals]
+    print(f"workers busy grading: service {sum(job_seconds) / args.workers / t_burst:.0%} of the "
+          f"burst (jobs of mean {statistics.mean(job_seconds):.2f} s); batch "
+          f"{sum(j['seconds'] for j in jobs) / args.workers / run['jobs']:.0%} of its executor's "
+          "time (the rest: waiting for work, starting jobs, recording results)")
     print(f"idle latencies ({IDLE_ASSIGNMENT}): " + ", ".join(f"{x:.1f}" for x in idle) + " s")
     print()
     print(f"  {'measure':<46} {'figure':>8}  {'target':<8} {'':<6}")
