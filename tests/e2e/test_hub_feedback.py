@@ -85,10 +85,11 @@ def submit(page, hub, student: str) -> str:
     return new
 
 
-def fetch_feedback(page, hub, student: str, timestamp: str, since: float) -> str:
+def fetch_feedback(page, hub, student: str, timestamp: str, since: float) -> tuple[str, str]:
     """Fetch Feedback until the page of the submission made at ``timestamp`` is its graded one
     (a queued page first, maybe), as a student does: press the button, click "view feedback",
-    open the page. Returns the page as the student's server has it."""
+    open the page. Returns its text as the browser shows it, and its HTML in the student's
+    home."""
     local = hub.home(student) / "ann-course" / ASSIGNMENT / "feedback" / timestamp / \
         NOTEBOOK.replace(".ipynb", ".html")
     seen = []
@@ -106,7 +107,7 @@ def fetch_feedback(page, hub, student: str, timestamp: str, since: float) -> str
             text = viewer.locator("main").inner_text()
             seen.append(text)
             if "Autograded score" in text:
-                return local.read_text()
+                return text, local.read_text()
             page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current "
                          ".lm-TabBar-tabCloseIcon").click()
         assert time.monotonic() - since < PATIENCE, (
@@ -141,11 +142,11 @@ def test_feedback_on_submit_then_the_instructors_batch(hub, log_in, shot):  # no
     since = time.monotonic()
     first = submit(page, hub, s1)
     try:
-        text = fetch_feedback(page, hub, s1, first, since)
+        shown, text = fetch_feedback(page, hub, s1, first, since)
     finally:
         shot(page, "hub-feedback-first")
-    assert "Autograded score: 16 / 18" in text, text
-    assert "Questions that lost points: test_sigmoid_grad." in text
+    assert "Autograded score: 16 / 18" in shown, shown
+    assert "Questions that lost points: test_sigmoid_grad." in shown
     rows = table(text)
     assert [g for g, r in rows.items() if r[0] == "lost"] == ["test_sigmoid_grad"], rows
     assert rows["test_sigmoid_grad"][1:3] == ("0", "2") and rows["test_sigmoid"][1:3] == ("2", "2")
@@ -159,11 +160,11 @@ def test_feedback_on_submit_then_the_instructors_batch(hub, log_in, shot):  # no
     since = time.monotonic()
     second = submit(page, hub, s1)
     try:
-        text = fetch_feedback(page, hub, s1, second, since)
+        shown, text = fetch_feedback(page, hub, s1, second, since)
     finally:
         shot(page, "hub-feedback-second")
-    assert "Autograded score: 18 / 18" in text, text
-    assert "Every autograded question has full marks." in text
+    assert "Autograded score: 18 / 18" in shown, shown
+    assert "Every autograded question has full marks." in shown
     rows = table(text)
     assert {r[0] for g, r in rows.items() if g != "written_sigmoid_depth"} == {"full"}, rows
     assert rows["written_sigmoid_depth"][0] == "manual"
