@@ -29,9 +29,9 @@ changes a grade.
 - :func:`scratch_gradebooks` (nbgrader): nbgrader opens a new ``Gradebook`` a dozen times in one
   autograde and its feedback, and each builds a SQLAlchemy engine, inspects the database and
   issues its ``CREATE TABLE`` checks, and compiles its queries afresh (SQLAlchemy's compiled-query
-  cache belongs to the engine). Within a grading job the gradebooks of the job's scratch course
-  share one engine per file, whose schema is checked once, and skip the disk syncs a throwaway
-  copy does not need.
+  cache belongs to the engine). Within a grading job the gradebook of the job's scratch course is
+  opened through one engine per process, warmed in the fork server, its schema checked once, without
+  the disk syncs a throwaway copy does not need.
 - :func:`cached_metadata_schema` (nbgrader): nbgrader checks each cell's grading metadata with
   ``jsonschema.validate``, which checks the schema itself against its meta-schema and builds a new
   validator every time; the validator of nbgrader's schema is built once.
@@ -269,63 +269,31 @@ def quick_kernel_wait() -> bool:
 # and the rollback journal in memory. A job killed while it writes fails, and its gradebook is never
 # read (grader.merge reads the gradebooks of graded jobs only).
 SCRATCH_PRAGMAS = ("PRAGMA synchronous=OFF", "PRAGMA journal_mode=MEMORY")
+# The engine of scratch_gradebooks, made once per process: each block binds it to its own file.
+_SCRATCH: dict = {"engine": None, "path": None, "active": False}
 
 
-@contextmanager
-def scratch_gradebooks(folder):
-    """Within the block, every nbgrader ``Gradebook`` of an SQLite file under ``folder`` (a grading
-    job's scratch course) uses one SQLAlchemy engine per file, made with :data:`SCRATCH_PRAGMAS`:
-    the first ``Gradebook`` of a file runs nbgrader's own ``__init__`` (engine, schema check,
-    course), a later one reuses the engine and checks only the course, and closing one ends its
-    session but keeps the engine (and its compiled queries). On leaving, nbgrader's methods are
-    restored and the engines disposed. Written after ``Gradebook.__init__`` and ``close`` of
-    nbgrader 0.9, which it otherwise follows step by step; outside its range nothing changes.
-    Yields whether the patch is in place."""
-    if not supported("scratch_gradebooks"):
-        yield False
-        return
-    from nbgrader import api
-    from sqlalchemy import event
-    from sqlalchemy.orm import scoped_session, sessionmaker
+def scratch_engine():
+    """The one SQLAlchemy engine of the scratch gradebooks (see :func:`scratch_gradebooks`), made on
+    the first call: SQLite, a new connection (with :data:`SCRATCH_PRAGMAS`) to the file of the
+    current block for each session, none kept between sessions."""
+    if _SCRATCH["engine"] is None:
+        from sqlalchemy import create_engine, event
+        from sqlalchemy.pool import NullPool
 
-    prefix = f"sqlite:///{os.fspath(folder).rstrip(os.sep)}{os.sep}"
-    engines: dict = {}  # database URL -> its engine, for the block
-    gradebook, create_engine = api.Gradebook, api.create_engine
-    original_init, original_close = gradebook.__init__, gradebook.close
+        engine = create_engine("sqlite://", creator=_connect_scratch, poolclass=NullPool,
+                               echo=False, future=True)
+        event.listen(engine, "connect", _scratch_pragmas)
+        _SCRATCH["engine"] = engine
+    return _SCRATCH["engine"]
 
-    def scratch_engine(url, *args, **kwargs):
-        engine = create_engine(url, *args, **kwargs)
-        if isinstance(url, str) and url.startswith(prefix):
-            event.listen(engine, "connect", _scratch_pragmas)
-            engines[url] = engine
-        return engine
 
-    def __init__(self, db_url, course_id="default_course", authenticator=None):
-        engine = engines.get(db_url)
-        if engine is None:
-            original_init(self, db_url, course_id, authenticator)
-            return
-        self.engine = engine
-        self.db = scoped_session(sessionmaker(autoflush=True, bind=engine, future=True))
-        self.check_course(course_id=course_id)
-        self.course_id = course_id
-        self.authenticator = authenticator
+def _connect_scratch():
+    import sqlite3
 
-    def close(self):
-        if any(self.engine is engine for engine in engines.values()):
-            self.db.remove()
-        else:
-            original_close(self)
-
-    api.create_engine = scratch_engine
-    gradebook.__init__, gradebook.close = __init__, close
-    try:
-        yield True
-    finally:
-        api.create_engine = create_engine
-        gradebook.__init__, gradebook.close = original_init, original_close
-        for engine in engines.values():
-            engine.dispose()
+    if _SCRATCH["path"] is None:
+        raise RuntimeError("the scratch gradebook engine is used outside scratch_gradebooks()")
+    return sqlite3.connect(_SCRATCH["path"])
 
 
 def _scratch_pragmas(dbapi_connection, connection_record) -> None:
@@ -335,6 +303,65 @@ def _scratch_pragmas(dbapi_connection, connection_record) -> None:
             cursor.execute(pragma)
     finally:
         cursor.close()
+
+
+@contextmanager
+def scratch_gradebooks(folder):
+    """Within the block, nbgrader's ``Gradebook`` of the first SQLite file under ``folder`` (a
+    grading job's scratch course) that is opened uses :func:`scratch_engine`, bound to that file:
+    the first ``Gradebook`` runs nbgrader's own ``__init__`` (schema check, course), a later one
+    checks only the course, and closing one ends its session. The engine, and with it SQLAlchemy's
+    cache of compiled queries, outlives the block: a grading worker forked from a process that
+    warmed it (:mod:`grader.warm`) compiles no query nbgrader's bookkeeping has run before. Any
+    other gradebook is nbgrader's own. On leaving, nbgrader's methods are restored. Written after
+    ``Gradebook.__init__`` and ``close`` of nbgrader 0.9, which it otherwise follows step by step;
+    outside its range nothing changes. Yields whether the patch is in place."""
+    if not supported("scratch_gradebooks"):
+        yield False
+        return
+    from nbgrader import api
+    from sqlalchemy.orm import scoped_session, sessionmaker
+
+    if _SCRATCH["active"]:  # within another block (they do not nest): nbgrader's own
+        yield False
+        return
+    prefix = f"sqlite:///{os.fspath(folder).rstrip(os.sep)}{os.sep}"
+    engine = scratch_engine()
+    bound = {"url": None, "checked": False}  # the file of this block, and whether it was checked
+    gradebook, create_engine = api.Gradebook, api.create_engine
+    original_init, original_close = gradebook.__init__, gradebook.close
+
+    def engine_for(url, *args, **kwargs):
+        if bound["url"] is None and isinstance(url, str) and url.startswith(prefix):
+            bound["url"], _SCRATCH["path"] = url, url[len("sqlite:///"):]
+        return engine if url == bound["url"] else create_engine(url, *args, **kwargs)
+
+    def __init__(self, db_url, course_id="default_course", authenticator=None):
+        if not (bound["checked"] and db_url == bound["url"]):
+            original_init(self, db_url, course_id, authenticator)
+            bound["checked"] = bound["checked"] or self.engine is engine
+            return
+        self.engine = engine
+        self.db = scoped_session(sessionmaker(autoflush=True, bind=engine, future=True))
+        self.check_course(course_id=course_id)
+        self.course_id = course_id
+        self.authenticator = authenticator
+
+    def close(self):
+        if self.engine is engine:
+            self.db.remove()
+        else:
+            original_close(self)
+
+    api.create_engine = engine_for
+    gradebook.__init__, gradebook.close = __init__, close
+    _SCRATCH["active"] = True
+    try:
+        yield True
+    finally:
+        api.create_engine = create_engine
+        gradebook.__init__, gradebook.close = original_init, original_close
+        _SCRATCH.update(path=None, active=False)
 
 
 def cached_metadata_schema() -> bool:

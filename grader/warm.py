@@ -10,28 +10,32 @@ server, every worker inherits the result.
   Jinja bytecode cache (nbconvert builds a new environment for each exporter, and nbgrader a new
   exporter for each call, so Jinja's per-environment cache never hits).
 * :func:`warm` renders a small notebook with nbgrader's own feedback converter, which compiles the
-  templates into that cache and fills the other caches, and takes a sample notebook through the
-  gradebook calls that grading makes (SQLAlchemy memoizes much of its query compilation on the
-  shared table and column objects, the first time each query runs in a process).
+  templates into that cache and fills the other caches, and grades a sample submission the way a
+  job does, but for running it: release, autograde (without a kernel), feedback and the read-back,
+  with the gradebook opened through the engine of :func:`grader.patches.scratch_gradebooks`, whose
+  compiled queries every worker then inherits (SQLAlchemy keeps them per engine; without this,
+  each job compiled some 25 queries), as it inherits nbgrader's and nbconvert's first-use work.
 
 Nothing here runs a kernel or an event loop, so the fork server stays safe to fork.
 """
 
 from __future__ import annotations
 
+import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 import jinja2
 import nbformat
 from nbformat import v4
-from nbgrader.converters import GenerateFeedback
+from nbgrader.converters import Autograde, GenerateFeedback
 from nbgrader.coursedir import CourseDirectory
-from nbgrader.preprocessors import GetGrades
+from nbgrader.preprocessors import Execute, GetGrades
 
 from .course import api_for
 from .gradebook import open_gradebook
-from .patches import shared_jinja_cache
+from .patches import scratch_gradebooks, shared_jinja_cache
 
 
 class MemoryBytecodeCache(jinja2.BytecodeCache):
@@ -101,31 +105,46 @@ def warm() -> None:
     warm_gradebook()
 
 
-def warm_gradebook() -> None:
-    """Release a sample assignment and record a submission of it in a throwaway gradebook."""
+def warm_gradebook() -> bool:
+    """Release a sample assignment, autograde a submission of it (without running it: no kernel
+    here) and render its feedback, in a throwaway course whose gradebook is opened as a grading
+    job's is (:func:`grader.patches.scratch_gradebooks`), and read its grades as a job does.
+    Returns whether all of it succeeded."""
 
     with tempfile.TemporaryDirectory(prefix="grader-warm-") as tmp:
         root = Path(tmp)
         (root / "solutions" / "warm").mkdir(parents=True)
         nb = _sample_notebook()
         nb.cells[1].source = "### BEGIN SOLUTION\n" + nb.cells[1].source + "\n### END SOLUTION"
+        for cell in nb.cells:  # a source notebook: no scores, no outputs
+            cell.get("metadata", {}).get("nbgrader", {}).pop("score", None)
+            if cell.cell_type == "code":
+                cell.outputs = []
         nbformat.write(nb, root / "solutions" / "warm" / "warm.ipynb")
-        api = api_for(root)
-        if not api.generate_assignment("warm", force=True)["success"]:
-            return
-        with open_gradebook(root / "gradebook.db") as gb:
-            gb.update_or_create_student("warm")
-            gb.update_or_create_submission("warm", "warm")
-            sub = gb.find_submission("warm", "warm")
-            for notebook in sub.notebooks:
-                for grade in notebook.grades:
-                    grade.auto_score = 0.0
-                    float(grade.score), float(grade.max_score)
-                for comment in notebook.comments:
-                    comment.auto_comment = ""
-            gb.db.commit()
-            float(sub.score), float(sub.max_score)
-            gb.remove_submission("warm", "warm")
+        with scratch_gradebooks(root), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*not in session.*")  # nbgrader's, harmless
+            return _grade_sample(root)
+
+
+def _grade_sample(root: Path) -> bool:
+    api = api_for(root)
+    if not api.generate_assignment("warm", force=True)["success"]:
+        return False
+    submitted = root / "submitted" / "warm" / "warm"
+    submitted.mkdir(parents=True)
+    shutil.copy(root / "exercises" / "warm" / "warm.ipynb", submitted / "warm.ipynb")
+    steps = Autograde.class_traits()["autograde_preprocessors"].default()
+    api.config.Autograde.autograde_preprocessors = [p for p in steps if p is not Execute]
+    if not api.autograde("warm", "warm", force=True, create=True)["success"]:
+        return False
+    if not api.generate_feedback("warm", "warm", force=True)["success"]:
+        return False
+    with open_gradebook(root / "gradebook.db") as gb:
+        sub = gb.find_submission("warm", "warm")
+        for notebook in sub.notebooks:
+            for grade in notebook.grades:
+                float(grade.score), float(grade.max_score), grade.auto_score, grade.manual_score
+        return float(sub.max_score) > 0
 
 
 def warm_feedback() -> None:

@@ -280,10 +280,11 @@ def _gradebook_with_a_student(db):
         return gb.engine
 
 
-def test_a_jobs_gradebooks_share_one_engine_checked_once(tmp_path, monkeypatch):
-    """Under the folder: one engine per file, its schema checked by the first Gradebook only, no
-    disk sync; what one Gradebook commits, the next and a fresh process's reader see. Elsewhere,
-    and after the block, nbgrader's own Gradebook."""
+def test_a_jobs_gradebook_is_opened_through_one_engine_checked_once(tmp_path, monkeypatch):
+    """In the block: the first gradebook file under the folder goes through the process's scratch
+    engine, its schema checked by the first Gradebook only, no disk sync; what one Gradebook
+    commits, the next and a plain SQLite reader see. Another file, and any file after the block,
+    gets nbgrader's own Gradebook."""
     import sqlite3
 
     from nbgrader import api
@@ -298,18 +299,44 @@ def test_a_jobs_gradebooks_share_one_engine_checked_once(tmp_path, monkeypatch):
     with patches.scratch_gradebooks(job) as applied:
         assert applied is True
         first = _gradebook_with_a_student(job / "gradebook.db")
+        assert first is patches.scratch_engine()
         with api.Gradebook(f"sqlite:///{job / 'gradebook.db'}") as gb:
             assert gb.engine is first and len(checks) == 1
             assert [s.id for s in gb.students] == ["alice"]
             gb.update_or_create_student("bob")
             with gb.engine.connect() as conn:
                 assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 0
+        with patches.scratch_gradebooks(tmp_path) as nested:
+            assert nested is False
+        other = _gradebook_with_a_student(job / "other.db")
+        assert other is not first and len(checks) == 2
         elsewhere = _gradebook_with_a_student(tmp_path / "course.db")
-        assert elsewhere is not first and len(checks) == 2
-        assert _gradebook_with_a_student(tmp_path / "course.db") is not elsewhere
+        assert elsewhere is not first and len(checks) == 3
     assert (api.Gradebook.__init__, api.Gradebook.close) == (original_init, original_close)
+    assert _gradebook_with_a_student(job / "gradebook.db") is not first
     with sqlite3.connect(job / "gradebook.db") as conn:
         assert sorted(r[0] for r in conn.execute("SELECT id FROM student")) == ["alice", "bob"]
+
+
+def test_the_scratch_engine_serves_each_job_its_own_file(tmp_path):
+    """The engine outlives a block with its compiled queries, and the next block's gradebook is
+    the next job's file, never the last one's."""
+    from nbgrader import api
+
+    names = {}
+    for job, student in (("job-1", "alice"), ("job-2", "bob")):
+        (tmp_path / job).mkdir()
+        with patches.scratch_gradebooks(tmp_path / job):
+            with api.Gradebook(f"sqlite:///{tmp_path / job / 'gradebook.db'}") as gb:
+                gb.update_or_create_student(student)
+            with api.Gradebook(f"sqlite:///{tmp_path / job / 'gradebook.db'}") as gb:
+                names[job] = [s.id for s in gb.students]
+                compiled = len(gb.engine._compiled_cache)
+    assert names == {"job-1": ["alice"], "job-2": ["bob"]}
+    assert compiled > 0
+    with pytest.raises(Exception, match="outside scratch_gradebooks"):
+        with patches.scratch_engine().connect():
+            pass
 
 
 def test_scratch_gradebooks_are_left_alone_outside_the_range(tmp_path, versions):

@@ -67,3 +67,20 @@ def test_warming_the_gradebook_leaves_nothing_behind(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     warm.warm_gradebook()
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.filterwarnings("ignore:.*not in session")  # nbgrader's add_submission, harmless
+def test_after_warming_a_jobs_gradebook_work_compiles_no_query(tmp_path, monkeypatch):
+    """The warm-up grades its sample submission for real (release, autograde without a kernel,
+    feedback), and grading another one afterwards, as the next job would, finds every query of
+    nbgrader's bookkeeping compiled already."""
+    import tempfile
+
+    from grader import patches
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    assert warm.warm_gradebook() is True
+    compiled = len(patches.scratch_engine()._compiled_cache)
+    assert compiled >= 10, compiled
+    assert warm.warm_gradebook() is True
+    assert len(patches.scratch_engine()._compiled_cache) == compiled
