@@ -191,10 +191,7 @@ def test_exchange_release_fetch_submit_collect(hub, sessions):
                                 timeout=60).json()
     assert ASSIGNMENT in {a["assignment_id"] for a in listed["value"]}, listed
     for action in ("fetch", "submit"):
-        r = sessions["s1"].post(f"{own}/assignments/{action}", timeout=120,
-                                headers=hub.xsrf(sessions["s1"], f"/user/{s1}"),
-                                data={"course_id": "ann-course", "assignment_id": ASSIGNMENT})
-        assert r.status_code == 200 and r.json()["success"], (action, r.text[:2000])
+        hub.assignment_list(sessions["s1"], s1, action, ASSIGNMENT)
     fetched = hub.home(s1) / "ann-course" / ASSIGNMENT / NOTEBOOK  # path_includes_course
     assert fetched.stat().st_uid == pwd.getpwnam(s1).pw_uid
 
