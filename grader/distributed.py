@@ -225,6 +225,9 @@ class ClusterExecutor:
         self._futures.clear()
         shutil.rmtree(self.work_root, ignore_errors=True)
 
+    def warm(self) -> None:
+        """Nothing to warm here: each job's chunk runs its reference probes on its worker."""
+
     @property
     def free(self) -> int:
         return max(0, sum(self.client.nthreads().values()) - len(self._futures))

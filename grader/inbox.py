@@ -169,9 +169,9 @@ class Inbox:
         for e in self._select("state = ?", (PENDING,)):
             if e.key in busy or self.wait_until(e, min_interval) > now:
                 continue
-            since = self._waiting_since(e)
-            if best is None or (since, e.arrived, e.name) < best[0]:
-                best = ((since, e.arrived, e.name), e)
+            order = self._order(e)
+            if best is None or order < best[0]:
+                best = (order, e)
         return None if best is None else best[1]
 
     def wait_until(self, entry: Entry, min_interval: float) -> float:
@@ -183,9 +183,9 @@ class Inbox:
 
     def position(self, entry: Entry, min_interval: float) -> int:
         """How many pending submissions of other students are ahead of ``entry``."""
-        mine = self._waiting_since(entry)
+        mine = self._order(entry)
         return sum(1 for e in self._select("state = ?", (PENDING,))
-                   if e.key != entry.key and self._waiting_since(e) < mine)
+                   if e.key != entry.key and self._order(e) < mine)
 
     def start(self, entry: Entry) -> Entry:
         """Mark ``entry`` as being graded, now."""
@@ -230,17 +230,25 @@ class Inbox:
                                "ORDER BY arrived, name", params).fetchall()
         return [Entry(*row) for row in rows]
 
-    def _waiting_since(self, entry: Entry) -> float:
-        """When the student's wait for this grading began: the earliest arrival, since their last
-        grading began, of a submission of the same assignment."""
+    def _order(self, entry: Entry) -> tuple:
+        """Its place in the queue: when its student's wait began, then nbgrader's timestamps (of
+        the submission that began the wait, then its own: arrivals seen in one scan share a
+        time)."""
+        since, first = self._waiting_since(entry)
+        return since, first, entry.timestamp, entry.name
+
+    def _waiting_since(self, entry: Entry) -> tuple[float, str]:
+        """When the student's wait for this grading began, and the timestamp of the submission
+        that began it: the earliest arrival, since their last grading began, of a submission of
+        the same assignment."""
         last = self.db.execute("SELECT MAX(started) FROM submissions WHERE student = ? AND "
                                "assignment = ? AND name != ? AND started IS NOT NULL",
                                (entry.student, entry.assignment, entry.name)).fetchone()[0]
-        row = self.db.execute("SELECT MIN(arrived) FROM submissions WHERE student = ? AND "
-                              "assignment = ? AND arrived > ?",
-                              (entry.student, entry.assignment,
-                               float("-inf") if last is None else last)).fetchone()
-        return row[0] if row[0] is not None else entry.arrived
+        row = self.db.execute("SELECT arrived, timestamp FROM submissions WHERE student = ? AND "
+                              "assignment = ? AND arrived > ? ORDER BY arrived, timestamp "
+                              "LIMIT 1", (entry.student, entry.assignment,
+                                          float("-inf") if last is None else last)).fetchone()
+        return (row[0], row[1]) if row else (entry.arrived, entry.timestamp)
 
     def _skip(self, entry: Entry, by_timestamp: str) -> None:
         self.db.execute("UPDATE submissions SET state = ?, superseded_by = ?, finished = ? "

@@ -59,6 +59,8 @@ class Graded:
     seconds_late: float = 0.0
     note: str = ""  # e.g. not on the roster
     full_pages: dict[str, str] = field(default_factory=dict)  # notebook id -> nbgrader's HTML
+    pending: list[str] = field(default_factory=list)  # "notebook/grade id" a person must grade
+    off_roster: bool = False
 
 
 def _fmt(x: float) -> str:

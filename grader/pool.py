@@ -128,6 +128,14 @@ class LocalExecutor:
         """Jobs queued or running."""
         return len(self._pending) + len(self._running)
 
+    def warm(self) -> None:
+        """Run every assignment's reference probes now (otherwise the first job of each pays for
+        them): a long-running service does it at start, not in a deadline's rush."""
+        for assignment in self.assignments:
+            if assignment not in self._refs and self._free:
+                self._refs[assignment] = reference_probes(self.course, self.template, assignment,
+                                                          self._free[0])
+
     @property
     def free(self) -> int:
         """Jobs that would start at once if submitted now."""

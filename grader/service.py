@@ -42,7 +42,7 @@ from . import cells, gradebook, pages
 from .course import Course, nbgrader_config
 from .inbox import Entry, Inbox
 from .pool import LocalExecutor
-from .types import FAILED, Job, Options, Result
+from .types import FAILED, GRADED, MANUAL, REVIEW, Job, Options, Result
 
 STATE_DIR = ".feedback-service"
 
@@ -136,6 +136,7 @@ class Service:
             stack.callback(lambda: current.close())
             sources = self._sources()
             executor = current.enter_context(self._executor())
+            executor.warm()
             self.feedback_dir = pages.ensure_feedback_dir(self.exchange_course)
             for entry in self.inbox.recover():
                 self.log.info("%s: to grade again: the service stopped while grading it",
@@ -159,6 +160,7 @@ class Service:
                     current = ExitStack()
                     sources = self._sources()
                     executor = current.enter_context(self._executor())
+                    executor.warm()
                     changed = False
                 if not changed:
                     self._start_ready(executor)
@@ -234,7 +236,11 @@ class Service:
 
     def _finish(self, entry: Entry, result: Result) -> None:
         try:
-            self._publish_result(entry, result)
+            graded = None
+            if result.status != FAILED:
+                graded = read_graded(result, self.course)
+                _status_as_the_batch(result, graded)
+            self._publish_result(entry, result, graded)
         except Exception as exc:  # noqa: BLE001 - the page is rendered from the student's work: a failure is theirs alone
             result = Result(entry.student, entry.assignment, FAILED,
                             f"its feedback could not be written ({type(exc).__name__}: {exc})")
@@ -257,12 +263,11 @@ class Service:
                           f", {len(result.findings)} finding(s) for the instructor"
                           if result.findings else "")
 
-    def _publish_result(self, entry: Entry, result: Result) -> None:
-        if result.status == FAILED:
+    def _publish_result(self, entry: Entry, result: Result, graded: pages.Graded | None) -> None:
+        if graded is None:
             self._publish(entry, pages.failed_page(entry.assignment, entry.timestamp,
                                                    result.reason.rstrip(".")))
             return
-        graded = read_graded(result, self.course)
         for notebook in self._notebooks(entry):
             self._publish(entry, pages.graded_page(entry.assignment, entry.timestamp, graded,
                                                    self.cfg.mode, notebook), notebook)
@@ -321,13 +326,33 @@ def read_graded(result: Result, course: Course) -> pages.Graded:
         with gradebook.open_gradebook(job_dir / "gradebook.db") as gb:
             sub = gb.find_submission(result.assignment, result.student)
             graded.seconds_late = float(sub.total_seconds_late or 0)
+            graded.pending = [f"{nb.name}/{g.name}" for nb in sub.notebooks for g in nb.grades
+                              if g.needs_manual_grade]
     if (course.root / "gradebook.db").exists():
         with gradebook.open_gradebook(course.root / "gradebook.db") as gb:
             roster = {s.id for s in gb.students if s.first_name or s.last_name or s.email}
-        if roster and result.student not in roster:
+        graded.off_roster = bool(roster) and result.student not in roster
+        if graded.off_roster:
             graded.note = (f"{result.student} is not on the class roster: tell your instructor, "
                            "or your work may not reach the gradebook.")
     return graded
+
+
+def _status_as_the_batch(result: Result, graded: pages.Graded) -> None:
+    """The status ``make grade`` would report for this result (see :func:`grader.merge.merge` and
+    :func:`grader.gradebook.read_back`): off the roster is for review, a question no person has
+    graded yet makes it wait for manual grading."""
+    if graded.off_roster and result.status == GRADED:
+        result.status, result.reason = REVIEW, "not on the roster"
+    result.raw_score, result.seconds_late = result.score, graded.seconds_late
+    result.needs_manual_grade = bool(graded.pending)
+    if graded.pending:
+        note = (f"{len(graded.pending)} question(s) need manual grading: "
+                f"{', '.join(graded.pending)}")
+        if result.status == GRADED:
+            result.status, result.reason = MANUAL, note
+        elif note not in result.reason:
+            result.reason = f"{result.reason}; {note}" if result.reason else note
 
 
 def _who(entry: Entry) -> str:

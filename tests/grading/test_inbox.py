@@ -191,3 +191,19 @@ def test_nbgraders_names_with_and_without_the_random_part_are_read():
     assert parse_name(f"alice+01_activations+{stamp(0)}+ab12") == ("alice", "01_activations",
                                                                    stamp(0))
     assert parse_name(f"bob+02_single_layer+{stamp(1)}") == ("bob", "02_single_layer", stamp(1))
+
+
+def test_submissions_seen_in_one_scan_queue_by_their_timestamps_not_their_names(box, tmp_path):
+    """zoe submitted before adam, and both arrived between two looks at the inbound: zoe goes
+    first, and their pages say 0 and 1 ahead."""
+    inbound = tmp_path / "inbound"
+    drop(inbound, "zoe", "01_activations", 1)
+    drop(inbound, "adam", "01_activations", 2)
+    drop(inbound, "mia", "02_single_layer", 3)
+    new, _ = box.scan()
+    assert len({e.arrived for e in new}) == 1, "one scan, one arrival time"
+    assert [box.position(e, 0) for e in new] == [0, 1, 2]
+    order = []
+    while (entry := box.next_ready(0)) is not None:
+        order.append(box.start(entry).student)
+    assert order == ["zoe", "adam", "mia"]

@@ -234,6 +234,7 @@ def test_a_student_submits_fetches_feedback_fixes_it_and_the_batch_agrees(course
     assert batch["alice"]["status"] == "needs manual grading"
     latest = [json.loads(r[4]) for r in rows(course) if r[1] == "alice"][-1]
     assert latest["score"] == float(batch["alice"]["raw_score"])
+    assert latest["status"] == batch["alice"]["status"], "the service's result is the batch's"
 
 
 # -- faults ----------------------------------------------------------------------------------
@@ -302,6 +303,9 @@ def test_each_bad_submission_gets_a_page_with_the_reason_and_the_next_is_graded(
     assert_no_hidden_code(page(course, good, "activations"), "01_activations")
     log = (course / ".feedback-service" / "service.log").read_text()
     assert log.count(": failed: ") == 3 and "mallory 01_activations" in log
+    status = {r[1]: json.loads(r[4])["status"] for r in rows(course)}
+    assert status["mallory"] == "needs review", "off the roster, as make grade says"
+    assert status["alice"] == "needs manual grading", "the written answer waits, as in grades.csv"
 
 
 def test_a_student_over_the_rate_limit_waits_and_their_latest_submission_is_graded(course):
