@@ -121,6 +121,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_autograd.py
 	$(BIN)/python benchmarks/bench_mlp.py
 	$(HEADLESS) $(BIN)/python benchmarks/bench_grading.py
+	$(HEADLESS) $(BIN)/python benchmarks/bench_feedback.py
+	$(BIN)/python benchmarks/bench_similarity.py
+	$(HEADLESS) $(BIN)/python benchmarks/bench_validate.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check nnlib grader hub site tests benchmarks conftest.py grader_config.py nbgrader_config.py
