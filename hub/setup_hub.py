@@ -320,7 +320,7 @@ def feedback_service(hub_json: Path, asked: bool | None) -> bool:
         return True
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--prefix", type=Path, default=Path("/opt/ann-course"))
     ap.add_argument("--course-dir", type=Path, default=Path("/srv/ann-course/course"))
@@ -348,7 +348,11 @@ def main(argv=None) -> int:
     ap.add_argument("--site-packages", type=Path, default=None,
                     help="tests/development only: reuse this environment's packages, "
                          "install nothing")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     if os.geteuid() != 0 and not args.files_only:
         raise SystemExit("hub/setup_hub.py creates users, groups and folders: run it as root")
     os.umask(0o022)

@@ -120,3 +120,7 @@ def test_the_feedback_service_setting_stays_until_changed(tmp_path):
     assert setup_hub.feedback_service(hub_json, False) is False
     hub_json.write_text('{"course_id": "ann-course"}')  # written before the setting existed
     assert setup_hub.feedback_service(hub_json, None) is True
+    # Neither flag: None, "as before".
+    for flags, asked in (([], None), (["--no-feedback-service"], False),
+                         (["--feedback-service"], True)):
+        assert setup_hub.build_parser().parse_args(flags).feedback_service is asked, flags
