@@ -168,6 +168,7 @@ def autograde(job: Job, scratch: Scratch, slot: sandbox.Slot, opts: Options, pri
     # job ends every process of its uid anyway (slot.kill()).
     api.config.Execute.shutdown_kernel = "immediate"
     patches.short_ready_flush()  # the kernel's start without 0.2 s of idle waiting
+    patches.quick_kernel_connect()  # nor 0.1 s between attempts to connect to it
     patches.quick_kernel_wait()  # and its end
     patches.cached_metadata_schema()
     outcome = api.autograde(job.assignment, job.student, force=True, create=True)

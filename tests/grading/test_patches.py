@@ -391,3 +391,31 @@ def test_metadata_schema_is_left_alone_outside_the_range(versions, monkeypatch):
     versions(nbgrader=(0, 10, 0))
     assert patches.cached_metadata_schema() is False
     assert common.jsonschema is jsonschema
+
+
+def test_a_kernel_clients_sockets_try_to_connect_quickly(monkeypatch):
+    """Each socket of a new asynchronous kernel client tries again every RECONNECT_INTERVAL ms
+    (ZeroMQ's default is 100) when the kernel has not bound its end yet."""
+    import zmq
+    from jupyter_client.asynchronous.client import AsyncKernelClient
+
+    monkeypatch.setattr(AsyncKernelClient, "_context_default",
+                        AsyncKernelClient.__dict__["_context_default"])
+    assert patches.quick_kernel_connect() is True
+    patched = AsyncKernelClient.__dict__["_context_default"]
+    assert patches.quick_kernel_connect() is True
+    assert AsyncKernelClient.__dict__["_context_default"] is patched
+    client = AsyncKernelClient(transport="ipc", ip="/nonexistent/kernel")
+    with client.connect_shell() as sock:
+        assert sock.getsockopt(zmq.RECONNECT_IVL) == patches.RECONNECT_INTERVAL
+    client.context.destroy(linger=0)
+
+
+def test_kernel_connect_is_left_alone_outside_the_range(versions, monkeypatch):
+    from jupyter_client.asynchronous.client import AsyncKernelClient
+
+    original = AsyncKernelClient.__dict__["_context_default"]
+    monkeypatch.setattr(AsyncKernelClient, "_context_default", original)
+    versions(jupyter_client=(9, 0))
+    assert patches.quick_kernel_connect() is False
+    assert AsyncKernelClient.__dict__["_context_default"] is original
