@@ -18,8 +18,9 @@ changes a grade.
 - :func:`short_ready_flush` (jupyter_client): ``wait_for_ready``, once the kernel has answered,
   reads IOPub until 0.2 s pass without a message, to drop the start-up messages: 0.2 s of waiting
   in every grading job. The grading kernel's start-up messages are already there when it answers
-  (they answer the same request), so the flush stops after 0.02 s of silence instead; a message
-  that came later would be for no request of the notebook's, and nbclient skips those anyway.
+  (they answer the same request), so the flush stops after :data:`READY_FLUSH` s of silence
+  instead; a message that came later would be for no request of the notebook's, and nbclient skips
+  those anyway.
 - :func:`shared_jinja_cache` (nbconvert): nbconvert builds a new Jinja environment for each
   exporter, and nbgrader a new exporter for each feedback page, so Jinja's per-environment bytecode
   cache never hits; every environment gets one shared cache instead (see :mod:`grader.warm`).
@@ -207,7 +208,7 @@ def timed_kernel_start(sink: list):
             setattr(NotebookClient, name, method)
 
 
-READY_FLUSH = 0.02  # seconds of IOPub silence that end the flush of short_ready_flush (was 0.2)
+READY_FLUSH = 0.005  # seconds of IOPub silence that end the flush of short_ready_flush (was 0.2)
 
 
 def short_ready_flush() -> bool:

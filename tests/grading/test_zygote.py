@@ -232,3 +232,37 @@ def test_the_zygote_stays_single_threaded_after_its_imports():
             "import sys\nprint(threading.active_count(), 'ipykernel.debugger' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["1", "True"], out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("how", ["stop", "the run's end of the pipe closes"])
+def test_no_fork_outlives_the_zygote(zygote, how):
+    """However the zygote is ended (stop(): the pipe closed and SIGTERM; or only the pipe, when
+    the grading run died), it kills what it forked before it exits, with code 0."""
+    work = Path(tempfile.mkdtemp(dir=zygote["work"], prefix="own-"))
+    own = zygote_mod.start(work)
+    socket_path = zygote_mod.wait_ready(own)
+    assert socket_path
+    slot, config, workdir = _probe_job(
+        zygote, "import os, time\nopen('pid', 'w').write(str(os.getpid()))\ntime.sleep(600)")
+    answer = zygote_mod._request(socket_path, config, ["--probe"])
+    assert answer is not None
+    try:
+        deadline = time.monotonic() + 20
+        while not (workdir / "pid").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _workers_in(workdir), "the fork never ran"
+        if how == "stop":
+            zygote_mod.stop(own)
+        else:
+            own.stdin.close()
+            own.wait(10)
+        assert own.returncode == 0
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _workers_in(workdir):
+            time.sleep(0.05)
+        assert not _workers_in(workdir), "a fork outlived the zygote"
+    finally:
+        answer[0].close()
+        if own.poll() is None:
+            own.kill()
+        sandbox.kill_uid(sandbox.uid_for_worker(zygote["slot"]))
