@@ -115,6 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--memory-mb", type=_positive_int, default=4096)
     serve.add_argument("--once", action="store_true",
                        help="grade what is in the inbound now, then exit")
+    serve.add_argument("--allow-unsandboxed", action="store_true",
+                       help="serve even where grading kernels cannot be isolated (no root, no "
+                            "user namespaces): students' code then reads what this account "
+                            "reads, the hidden tests and the other submissions included")
     check = sub.add_parser("check", help="integrity findings for one submitted notebook")
     check.add_argument("notebook", type=Path)
     check.add_argument("release", type=Path)
@@ -261,6 +265,12 @@ def _serve(args, course: Course) -> int:
             print(f"error: --scheduler: {exc}", file=sys.stderr)
             return 2
     name, warning = sandbox.mode()
+    if name == "none" and not args.allow_unsandboxed:
+        print(f"error: {warning}\nThe feedback service runs every student's code as this account, "
+              "which may read the course's sources and every submission; it does not start "
+              "without a sandbox (run it as root, or where unprivileged user namespaces are "
+              "allowed, or give --allow-unsandboxed if you accept that)", file=sys.stderr)
+        return 2
     print(f"Feedback service for {course_id}: {exchange / course_id / 'inbound'}; sandbox: "
           f"{name}.", flush=True)
     if warning:

@@ -132,6 +132,9 @@ class Service:
         """
         finished = 0
         with ExitStack() as stack:
+            # First of all: a stop while the executor warms up (seconds) ends the run cleanly.
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                stack.callback(signal.signal, sig, signal.signal(sig, self._stop))
             current = ExitStack()
             stack.callback(lambda: current.close())
             sources = self._sources()
@@ -141,8 +144,6 @@ class Service:
             for entry in self.inbox.recover():
                 self.log.info("%s: to grade again: the service stopped while grading it",
                               _who(entry))
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                stack.callback(signal.signal, sig, signal.signal(sig, self._stop))
             self.log.info("started: %s, mode %s, one grading per %g s per student and "
                           "assignment, %d worker(s)", self.exchange_course / "inbound",
                           self.cfg.mode, self.cfg.min_interval, self.opts.workers)
@@ -268,6 +269,9 @@ class Service:
             self._publish(entry, pages.failed_page(entry.assignment, entry.timestamp,
                                                    result.reason.rstrip(".")))
             return
+        if self.cfg.mode == "full" and not graded.full_pages:
+            self.log.warning("%s: nbgrader rendered no feedback page; the points page is shown "
+                             "instead", _who(entry))
         for notebook in self._notebooks(entry):
             self._publish(entry, pages.graded_page(entry.assignment, entry.timestamp, graded,
                                                    self.cfg.mode, notebook), notebook)

@@ -439,3 +439,20 @@ def test_a_new_due_date_counts_as_changed_sources(course):
              "--duedate=2026-12-01 00:00:00 UTC")
     assert svc._sources() != before
     svc.inbox.close()
+
+
+def test_it_does_not_start_where_kernels_cannot_be_sandboxed(course):
+    """Without namespaces a student's code would run as the service's account, which reads the
+    hidden tests and every submission: the service refuses unless told to accept that."""
+    env = dict(ENV, GRADER_SANDBOX_MODE=f"{os.geteuid()}:none")  # as sandbox.mode() found it
+    proc = subprocess.run([sys.executable, "-m", "grader", "serve", "--course", str(course),
+                           "--once"], env=env, capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert proc.returncode == 2 and "does not start without a sandbox" in proc.stderr, (
+        proc.stdout + proc.stderr)
+    assert not (course / ".feedback-service").exists()
+    accepted = subprocess.run([sys.executable, "-m", "grader", "serve", "--course", str(course),
+                               "--once", "--allow-unsandboxed"], env=env, capture_output=True,
+                              text=True, timeout=300, check=False)
+    assert accepted.returncode == 0 and "sandbox: none" in accepted.stdout, (
+        accepted.stdout + accepted.stderr)
