@@ -10,6 +10,7 @@ Playwright; without it every browser test is skipped with the reason.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -165,4 +166,32 @@ def page(browser):
     try:
         yield pg
     finally:
+        context.close()
+
+
+@pytest.fixture
+def log_in(browser, hub):
+    """Log in as one of ``hub.names`` through the hub's login page; returns the page once that
+    user's JupyterLab shows nbgrader's menu (``hub``: the module's own running hub)."""
+    from hubkit import PASSWORD  # the throw-away hub's shared password
+
+    contexts = []
+
+    def open_as(key: str):
+        user = hub.names[key]
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        context.set_default_timeout(90_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(f"{hub.url}/hub/login")
+        page.fill("#username_input", user)
+        page.fill("#password_input", PASSWORD)
+        page.click("#login_submit")
+        # The hub starts the user's server and sends the browser on to its JupyterLab.
+        page.wait_for_url(re.compile(rf"/user/{re.escape(user)}/lab"), timeout=180_000)
+        page.locator(".lm-MenuBar-item", has_text="Nbgrader").first.wait_for(timeout=120_000)
+        return page
+
+    yield open_as
+    for context in contexts:
         context.close()

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hubkit import PASSWORD, as_user, running_hub
+from hubkit import as_user, running_hub
 
 ASSIGNMENT = "01_activations"
 NOTEBOOK = "activations.ipynb"
@@ -28,30 +28,6 @@ NOTEBOOK = "activations.ipynb"
 def hub(chromium):
     with running_hub() as h:
         yield h
-
-
-@pytest.fixture
-def log_in(browser, hub):
-    contexts = []
-
-    def open_as(key: str):
-        user = hub.names[key]
-        context = browser.new_context(viewport={"width": 1400, "height": 900})
-        context.set_default_timeout(90_000)
-        contexts.append(context)
-        page = context.new_page()
-        page.goto(f"{hub.url}/hub/login")
-        page.fill("#username_input", user)
-        page.fill("#password_input", PASSWORD)
-        page.click("#login_submit")
-        # The hub starts the user's server and sends the browser on to its JupyterLab.
-        page.wait_for_url(re.compile(rf"/user/{re.escape(user)}/lab"), timeout=180_000)
-        page.locator(".lm-MenuBar-item", has_text="Nbgrader").first.wait_for(timeout=120_000)
-        return page
-
-    yield open_as
-    for context in contexts:
-        context.close()
 
 
 def nbgrader_menu(page) -> list[str]:

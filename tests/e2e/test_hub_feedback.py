@@ -23,7 +23,6 @@ import nbformat
 import pytest
 from coursekit import scores
 from hubkit import REPO, as_user, running_hub
-from test_hub_class_day import log_in  # noqa: F401 - the fixture: log in through the hub's page
 
 ASSIGNMENT = "01_activations"
 NOTEBOOK = "activations.ipynb"
@@ -129,7 +128,7 @@ def table(page_html: str) -> dict[str, tuple[str, str, str, str]]:
     return {m[1]: (m[0], html.unescape(m[2]), m[3], m[4]) for m in ROW.findall(page_html)}
 
 
-def test_feedback_on_submit_then_the_instructors_batch(hub, log_in, shot):  # noqa: F811
+def test_feedback_on_submit_then_the_instructors_batch(hub, log_in, shot):
     i1, s1, grader = hub.names["i1"], hub.names["s1"], hub.names["grader"]
     for step in (["db", "assignment", "add", ASSIGNMENT, "--duedate=2099-01-01 00:00:00 UTC"],
                  ["generate_assignment", ASSIGNMENT, "--force"],
