@@ -28,6 +28,7 @@ from pathlib import Path
 
 import jinja2
 import nbformat
+from jupyter_client.provisioning import KernelProvisionerFactory
 from nbformat import v4
 from nbgrader.converters import Autograde, GenerateFeedback
 from nbgrader.coursedir import CourseDirectory
@@ -80,7 +81,10 @@ def _sample_notebook():
     nb = v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
-    nb.metadata["language_info"] = {"name": "python"}
+    # as an autograded notebook has it from its kernel: its feedback is highlighted with IPython's
+    # lexer (imported, and its rules compiled, on first use)
+    nb.metadata["language_info"] = {"name": "python", "pygments_lexer": "ipython3",
+                                     "codemirror_mode": {"name": "ipython", "version": 3}}
     graded = {"grade": True, "solution": True, "locked": False, "grade_id": "answer", "points": 1,
               "score": 1.0, "schema_version": 3}
     test = {"grade": True, "solution": False, "locked": True, "grade_id": "check", "points": 1,
@@ -100,9 +104,18 @@ def _sample_notebook():
 
 
 def warm() -> None:
-    """Warm both the feedback renderer and the gradebook code; nothing is left behind."""
+    """Warm the feedback renderer, the gradebook code and the kernel start; nothing is left
+    behind."""
     warm_feedback()
     warm_gradebook()
+    warm_kernel_start()
+
+
+def warm_kernel_start() -> None:
+    """What starting a kernel does once per process, and nothing else: jupyter_client's kernel
+    provisioner factory (a singleton) reads the entry points of every installed package when the
+    first kernel starts. No kernel is started here."""
+    KernelProvisionerFactory.instance()
 
 
 def warm_gradebook() -> bool:

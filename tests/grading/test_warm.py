@@ -84,3 +84,15 @@ def test_after_warming_a_jobs_gradebook_work_compiles_no_query(tmp_path, monkeyp
     assert compiled >= 10, compiled
     assert warm.warm_gradebook() is True
     assert len(patches.scratch_engine()._compiled_cache) == compiled
+
+
+def test_warming_prepares_the_kernel_start_without_starting_a_kernel():
+    """The provisioner factory, which reads every package's entry points when a process starts
+    its first kernel, is made once in the warm-up; no kernel, no thread is left running."""
+    import threading
+
+    from jupyter_client.provisioning import KernelProvisionerFactory
+
+    warm.warm_kernel_start()
+    assert KernelProvisionerFactory.initialized()
+    assert threading.active_count() == 1
