@@ -177,3 +177,43 @@ def rubrics(notebook: Path) -> dict[str, str]:
 def load_json(path: Path):
     with open(path, encoding="utf-8") as fh:
         return json.load(fh)
+
+
+def as_student(course: Path, home: Path, student: str, *args: str) -> subprocess.CompletedProcess:
+    """An nbgrader command run by ``student`` in their own folder (only the exchange is shared)."""
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "nbgrader_config.py").write_text(
+        "c = get_config()\n"
+        "c.CourseDirectory.course_id = 'ann-course'\n"
+        f"c.Exchange.root = {str(course / 'exchange')!r}\n"
+        "c.Exchange.path_includes_course = True\n")
+    # HOME too: nbgrader keeps a student's record of submissions in their own data folder
+    # (~/.local/share/jupyter/nbgrader_cache), and fetch_feedback fetches what that record lists; a
+    # shared HOME would hand bob alice's feedback as well.
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", HOME=str(home),
+               MPLBACKEND="Agg")
+    env.pop("JUPYTER_DATA_DIR", None)
+    proc = subprocess.run([str(BIN / "nbgrader"), *args, f"--student={student}"], cwd=home,
+                          env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, f"{student}: nbgrader {args}:\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+def answer_with_solutions(release: Path, source: Path, instead: dict[str, str] | None = None
+                          ) -> None:
+    """Fill every answer cell of the fetched ``release`` with the instructor's solution from
+    ``source``; ``instead``: grade id -> the student's own (e.g. wrong) answer for that cell."""
+    import nbformat
+
+    src = nbformat.read(source, as_version=4)
+    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in src.cells
+               if c.metadata.get("nbgrader", {}).get("solution")}
+    answers.update(instead or {})
+    nb = nbformat.read(release, as_version=4)
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if cell.metadata.get("nbgrader", {}).get("solution") and gid in answers:
+            cell.source = "\n".join(ln for ln in answers[gid].splitlines()
+                                    if "### BEGIN SOLUTION" not in ln
+                                    and "### END SOLUTION" not in ln)
+    nbformat.write(nb, release)

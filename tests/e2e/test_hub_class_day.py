@@ -66,12 +66,7 @@ def test_release_fetch_submit_collect(hub, log_in, shot):
     assert (hub.course / "submitted" / s1 / ASSIGNMENT / NOTEBOOK).is_file()
 
     # Grading as root, as `sudo make grade` does, then the instructor releases the feedback.
-    graded = subprocess.run(
-        [sys.executable, "-m", "grader", "run", "--course", str(hub.course), "--no-release",
-         "--workers", "1", "--no-progress"],
-        cwd=hub.course, capture_output=True, text=True, timeout=600, check=False,
-        env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-             "MPLBACKEND": "Agg"})
+    graded = hub.grade_as_root()
     assert graded.returncode == 0, graded.stdout[-3000:] + graded.stderr[-3000:]
     feedback_html = hub.course / "feedback" / s1 / ASSIGNMENT / NOTEBOOK.replace(".ipynb", ".html")
     assert feedback_html.is_file(), (

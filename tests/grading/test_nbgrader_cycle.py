@@ -22,7 +22,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from coursekit import BIN, make_course, nbgrader
+from coursekit import BIN, answer_with_solutions, as_student, make_course, nbgrader
 
 pytestmark = [pytest.mark.grading, pytest.mark.filterwarnings("ignore:.*not in session")]
 
@@ -35,40 +35,6 @@ def _grader(course: Path, *args: str) -> subprocess.CompletedProcess:
                           env=env, capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc
-
-
-def _student(course: Path, home: Path, student: str, *args: str) -> subprocess.CompletedProcess:
-    """An nbgrader command run by ``student`` in their own folder (only the exchange is shared)."""
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "nbgrader_config.py").write_text(
-        "c = get_config()\n"
-        "c.CourseDirectory.course_id = 'ann-course'\n"
-        f"c.Exchange.root = {str(course / 'exchange')!r}\n"
-        "c.Exchange.path_includes_course = True\n")
-    # HOME too: nbgrader keeps a student's record of submissions in their own data folder
-    # (~/.local/share/jupyter/nbgrader_cache), and fetch_feedback fetches what that record lists; a
-    # shared HOME would hand bob alice's feedback as well.
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", HOME=str(home))
-    env.pop("JUPYTER_DATA_DIR", None)
-    proc = subprocess.run([str(BIN / "nbgrader"), *args, f"--student={student}"], cwd=home,
-                          env=env, capture_output=True, text=True, timeout=300, check=False)
-    assert proc.returncode == 0, f"{student}: nbgrader {args}:\n{proc.stdout}\n{proc.stderr}"
-    return proc
-
-
-def _answer_with_solutions(release: Path, source: Path) -> None:
-    """Fill every answer cell of the fetched ``release`` with the instructor's solution."""
-    src = nbformat.read(source, as_version=4)
-    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in src.cells
-               if c.metadata.get("nbgrader", {}).get("solution")}
-    nb = nbformat.read(release, as_version=4)
-    for cell in nb.cells:
-        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if cell.metadata.get("nbgrader", {}).get("solution") and gid in answers:
-            cell.source = "\n".join(ln for ln in answers[gid].splitlines()
-                                    if "### BEGIN SOLUTION" not in ln
-                                    and "### END SOLUTION" not in ln)
-    nbformat.write(nb, release)
 
 
 def _answer_wrongly(release: Path) -> None:
@@ -120,13 +86,13 @@ def cls(tmp_path_factory):
     nbgrader(course, "release_assignment", ASSIGNMENT, "--force")
     homes = {s: root / "home" / s for s in ("alice", "bob")}
     for student, home in homes.items():
-        _student(course, home, student, "fetch_assignment", ASSIGNMENT)
+        as_student(course, home, student, "fetch_assignment", ASSIGNMENT)
         fetched = next((home / "ann-course" / ASSIGNMENT).glob("*.ipynb"))
         if student == "alice":
-            _answer_with_solutions(fetched, course / "solutions" / ASSIGNMENT / fetched.name)
+            answer_with_solutions(fetched, course / "solutions" / ASSIGNMENT / fetched.name)
         else:
             _answer_wrongly(fetched)
-        _student(course, home, student, "submit", ASSIGNMENT)
+        as_student(course, home, student, "submit", ASSIGNMENT)
     nbgrader(course, "collect", ASSIGNMENT)
     first = _grader(course, "run", "--workers", "2", "--no-progress")
     return course, homes, due, first.stdout
@@ -270,7 +236,7 @@ def test_release_and_fetch_feedback_reach_the_students(cls):
     course, homes, *_ = cls
     nbgrader(course, "release_feedback", ASSIGNMENT)
     for student, home in homes.items():
-        _student(course, home, student, "fetch_feedback", ASSIGNMENT)
+        as_student(course, home, student, "fetch_feedback", ASSIGNMENT)
         pages = list((home / "ann-course" / ASSIGNMENT / "feedback").rglob("*.html"))
         assert len(pages) == 1, f"{student} fetched {len(pages)} feedback pages: {pages}"
         text = pages[0].read_text()
@@ -319,17 +285,17 @@ def test_a_resubmission_after_a_collect_is_collected(tmp_path):
     nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
     nbgrader(course, "release_assignment", ASSIGNMENT, "--force")
     home = tmp_path / "home" / "carol"
-    _student(course, home, "carol", "fetch_assignment", ASSIGNMENT)
+    as_student(course, home, "carol", "fetch_assignment", ASSIGNMENT)
     fetched = next((home / "ann-course" / ASSIGNMENT).glob("*.ipynb"))
     _answer_wrongly(fetched)
-    _student(course, home, "carol", "submit", ASSIGNMENT)
+    as_student(course, home, "carol", "submit", ASSIGNMENT)
     nbgrader(course, "collect", ASSIGNMENT)
     collected = course / "submitted" / "carol" / ASSIGNMENT
     first = (collected / "timestamp.txt").read_text()
     assert "return 0 * z" in (collected / fetched.name).read_text()
 
-    _answer_with_solutions(fetched, course / "solutions" / ASSIGNMENT / fetched.name)
-    _student(course, home, "carol", "submit", ASSIGNMENT)
+    answer_with_solutions(fetched, course / "solutions" / ASSIGNMENT / fetched.name)
+    as_student(course, home, "carol", "submit", ASSIGNMENT)
     log = nbgrader(course, "collect", ASSIGNMENT)
     second = (collected / "timestamp.txt").read_text()
     assert second > first, ("the second collect kept the first submission, as plain nbgrader does "

@@ -23,7 +23,15 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from coursekit import BIN, REPO, hidden_regions, make_course, nbgrader
+from coursekit import (
+    BIN,
+    REPO,
+    answer_with_solutions,
+    as_student,
+    hidden_regions,
+    make_course,
+    nbgrader,
+)
 
 pytestmark = [pytest.mark.grading, pytest.mark.filterwarnings("ignore:.*not in session")]
 
@@ -151,36 +159,13 @@ def course(tmp_path):
 # -- a student's loop, with nbgrader's own commands --------------------------------------------
 
 
-def student(course: Path, home: Path, name: str, *args: str) -> subprocess.CompletedProcess:
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "nbgrader_config.py").write_text(
-        "c = get_config()\nc.CourseDirectory.course_id = 'ann-course'\n"
-        f"c.Exchange.root = {str(course / 'exchange')!r}\nc.Exchange.path_includes_course = True\n")
-    env = dict(ENV, HOME=str(home))
-    env.pop("JUPYTER_DATA_DIR", None)
-    proc = subprocess.run([str(BIN / "nbgrader"), *args, f"--student={name}"], cwd=home, env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
-    assert proc.returncode == 0, f"{name}: nbgrader {args}:\n{proc.stdout}\n{proc.stderr}"
-    return proc
-
-
 def answer(notebook: Path, wrong: str | None = None) -> None:
     """Answer with the instructor's solutions; ``wrong``: the grade id of an answer in which the
     student writes sigmoid as 1 / (1 - exp(-z)) (a sign slip)."""
-    source = nbformat.read(REPO / "solutions" / "01_activations" / notebook.name, as_version=4)
-    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in source.cells
-               if c.metadata.get("nbgrader", {}).get("solution")}
-    nb = nbformat.read(notebook, as_version=4)
-    for cell in nb.cells:
-        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if cell.metadata.get("nbgrader", {}).get("solution") and gid in answers:
-            cell.source = "\n".join(ln for ln in answers[gid].splitlines()
-                                    if "BEGIN SOLUTION" not in ln and "END SOLUTION" not in ln)
-            if gid == wrong:
-                cell.source = ("def sigmoid(z):\n"
-                               "    z = np.asarray(z, dtype=float)\n"
-                               "    return 1.0 / (1.0 - np.exp(-z))\n")
-    nbformat.write(nb, notebook)
+    mistake = ("def sigmoid(z):\n    z = np.asarray(z, dtype=float)\n"
+               "    return 1.0 / (1.0 - np.exp(-z))\n")
+    answer_with_solutions(notebook, REPO / "solutions" / "01_activations" / notebook.name,
+                          {wrong: mistake} if wrong else None)
 
 
 def test_a_student_submits_fetches_feedback_fixes_it_and_the_batch_agrees(course, tmp_path):
@@ -188,16 +173,16 @@ def test_a_student_submits_fetches_feedback_fixes_it_and_the_batch_agrees(course
     collect + grader run give the service's score for the latest submission."""
     nbgrader(course, "release_assignment", "01_activations", "--force")
     home = tmp_path / "alice"
-    student(course, home, "alice", "fetch_assignment", "01_activations")
+    as_student(course, home, "alice", "fetch_assignment", "01_activations")
     nb = home / "ann-course" / "01_activations" / "activations.ipynb"
     sigmoid_id = next(c.metadata["nbgrader"]["grade_id"]
                       for c in nbformat.read(nb, as_version=4).cells
                       if c.metadata.get("nbgrader", {}).get("solution")
                       and "def sigmoid(" in c.source)
     answer(nb, wrong=sigmoid_id)
-    student(course, home, "alice", "submit", "01_activations")
+    as_student(course, home, "alice", "submit", "01_activations")
     serve(course, "--once", "--min-interval", "0", "--mode", "messages")
-    student(course, home, "alice", "fetch_feedback", "01_activations")
+    as_student(course, home, "alice", "fetch_feedback", "01_activations")
     first = sorted((home / "ann-course" / "01_activations" / "feedback").glob("*/activations.html"))
     assert len(first) == 1, "one page for the one submission"
     shown = text(first[0].read_text())
@@ -209,9 +194,9 @@ def test_a_student_submits_fetches_feedback_fixes_it_and_the_batch_agrees(course
 
     answer(nb)  # fixed
     time.sleep(1.1)  # nbgrader's timestamps: a new folder
-    student(course, home, "alice", "submit", "01_activations")
+    as_student(course, home, "alice", "submit", "01_activations")
     serve(course, "--once", "--min-interval", "0", "--mode", "messages")
-    student(course, home, "alice", "fetch_feedback", "01_activations")
+    as_student(course, home, "alice", "fetch_feedback", "01_activations")
     pages = sorted((home / "ann-course" / "01_activations" / "feedback").glob("*/activations.html"))
     assert len(pages) == 2, "a page per submission, under its own timestamp"
     second = text(pages[-1].read_text())
