@@ -26,9 +26,9 @@ Processes and protocol:
   (:mod:`grader.kernel_launcher` from scratch), and :func:`run` says so (the probes then start the
   direct way), so a lost zygote costs time, never a grade.
 
-Fairness: a forked kernel gets fresh random seeds (``random``, NumPy's global generator), its own
-working folder at ``sys.path[0]`` and the environment of :func:`grader.kernel_launcher.kernel_env`,
-as a freshly started kernel would.
+Fairness: a forked kernel gets fresh random seeds (``random``, NumPy's and PyTorch's global
+generators), its own working folder at ``sys.path[0]`` and the environment of
+:func:`grader.kernel_launcher.kernel_env`, as a freshly started kernel would.
 
 Imports are made inside the functions, on purpose: the stub (``grader/zygote.py kernel``) is
 started for every kernel and must stay a bare interpreter, and the zygote's own imports
@@ -153,6 +153,13 @@ def preload() -> None:
         import numpy.random  # noqa: F401
     except ImportError:
         pass
+    # PyTorch, which the tests of several assignments use as their reference (torch.autograd): about
+    # 0.85 s of every such kernel's and probe's run, paid here once per grading run. Its import
+    # starts no thread; every fork reseeds its generator, as a fresh process gets a random seed.
+    try:
+        import torch.nn.functional  # noqa: F401
+    except ImportError:
+        pass
 
 
 def _run_child(request: dict) -> None:
@@ -195,6 +202,9 @@ def _fresh_process_state(workdir: str) -> None:
     numpy = sys.modules.get("numpy")
     if numpy is not None:
         numpy.random.seed()
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.seed()
     sys.path[0] = workdir
     from grader import patches
 

@@ -42,11 +42,13 @@ def _log(job: Path) -> str:
 
 def test_each_fork_draws_fresh_random_numbers(zygote):
     """Forks share the zygote's memory: without reseeding, every student would draw the same."""
-    code = ("import random\nimport numpy as np\nR = [random.random(), float(np.random.rand())]\n"
+    code = ("import random\nimport numpy as np\nimport torch\n"
+            "R = [random.random(), float(np.random.rand()), float(torch.rand(1))]\n"
             "def f():\n    return R")
     first, second = _report(zygote, code), _report(zygote, code)
     assert first[0] != second[0], "random's state was inherited from the zygote"
     assert first[1] != second[1], "NumPy's global generator was inherited from the zygote"
+    assert first[2] != second[2], "PyTorch's global generator was inherited from the zygote"
 
 
 def test_the_fork_holds_no_socket_of_the_zygote(zygote):
@@ -227,11 +229,14 @@ def test_run_says_when_there_is_no_zygote(zygote):
 
 def test_the_zygote_stays_single_threaded_after_its_imports():
     """Forking is safe only from a process with one thread: what the zygote preloads (the
-    kernel's debugger among it) starts none."""
-    code = ("import threading\nfrom grader import zygote\nzygote.preload()\n"
-            "import sys\nprint(threading.active_count(), 'ipykernel.debugger' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["1", "True"], out.stdout + out.stderr
+    kernel's debugger and PyTorch among it) starts none, in Python or below it."""
+    code = ("import os, threading\nfrom grader import zygote\nzygote.preload()\n"
+            "import sys\nprint(threading.active_count(), len(os.listdir('/proc/self/task')),\n"
+            "      'ipykernel.debugger' in sys.modules, 'torch' in sys.modules)")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}  # as kernel_env()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=env)
+    assert out.stdout.split() == ["1", "1", "True", "True"], out.stdout + out.stderr
 
 
 @pytest.mark.parametrize("how", ["stop", "the run's end of the pipe closes"])
