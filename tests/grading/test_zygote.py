@@ -229,14 +229,15 @@ def test_run_says_when_there_is_no_zygote(zygote):
 
 def test_the_zygote_stays_single_threaded_after_its_imports():
     """Forking is safe only from a process with one thread: what the zygote preloads (the
-    kernel's debugger and PyTorch among it) starts none, in Python or below it."""
+    kernel's debugger, PyTorch and SciPy among it) starts none, in Python or below it."""
     code = ("import os, threading\nfrom grader import zygote\nzygote.preload()\n"
             "import sys\nprint(threading.active_count(), len(os.listdir('/proc/self/task')),\n"
-            "      'ipykernel.debugger' in sys.modules, 'torch' in sys.modules)")
+            "      'ipykernel.debugger' in sys.modules, 'torch' in sys.modules,\n"
+            "      'scipy.special' in sys.modules)")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}  # as kernel_env()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env=env)
-    assert out.stdout.split() == ["1", "1", "True", "True"], out.stdout + out.stderr
+    assert out.stdout.split() == ["1", "1", "True", "True", "True"], out.stdout + out.stderr
 
 
 @pytest.mark.parametrize("how", ["stop", "the run's end of the pipe closes"])
