@@ -264,6 +264,11 @@ def serve(sock_path: str) -> None:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        for pid in children:  # reaped here: the zygote exits at once, and leaves no zombie behind
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
 
 
 def _on_request(conn, buffer: bytearray, sel, children) -> None:
