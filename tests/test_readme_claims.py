@@ -117,6 +117,11 @@ for key, col in (("50 submissions of the fixture quiz", 1),
     FIRST[key] = {1: (GRADING, GRADING_HEADER, "pipeline, 2 workers", col),
                   2: (GRADING, GRADING_HEADER, "plain `autograde` + `generate_feedback`", col),
                   3: (GRADING, GRADING_HEADER, "pipeline (2 workers) vs plain + feedback", col)}
+FEEDBACK_HEADER = "bench_feedback.py"
+FIRST["feedback on submit: 60 submissions"] = {
+    1: (GRADING, FEEDBACK_HEADER, "burst: first arrival", 1),
+    2: (GRADING, FEEDBACK_HEADER, "batch: `grader run", 1),
+    3: (GRADING, FEEDBACK_HEADER, "burst / batch", 1)}
 # README's second table (per submission = the document's total / number of submissions).
 SECOND = {"fixture quiz, 50": (1, 50), "`01_activations`, 20": (2, 20), "`06_mlp`, 6": (3, 6)}
 SECOND_ROWS = {1: ("floor (warm kernel", True), 2: ("pipeline, 1 worker", True),
