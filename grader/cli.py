@@ -279,6 +279,9 @@ def _serve(args, course: Course) -> int:
         service.Service(course, exchange, course_id,
                         args.state or course.root / service.STATE_DIR, cfg, opts,
                         client=client).run(once=args.once)
+    except RuntimeError as exc:  # nbgrader could not build the course from solutions/
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     finally:
         if client is not None:
             client.close()

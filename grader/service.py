@@ -156,13 +156,21 @@ class Service:
                 if not changed and time.monotonic() - last_check >= self.cfg.sources_check:
                     changed, last_check = self._sources() != sources, time.monotonic()
                 if changed and not self.running:
-                    self.log.info("solutions/ changed: starting again from the new sources")
-                    current.close()
-                    current = ExitStack()
-                    sources = self._sources()
-                    executor = current.enter_context(self._executor())
-                    executor.warm()
-                    changed = False
+                    sources, changed = self._sources(), False
+                    fresh = ExitStack()
+                    try:
+                        rebuilt = fresh.enter_context(self._executor())
+                        rebuilt.warm()
+                    except Exception as exc:  # noqa: BLE001 - e.g. a notebook saved half-edited: keep serving
+                        fresh.close()
+                        self.log.error("solutions/ changed, but nbgrader cannot build the course "
+                                       "from it (%s: %s); grading goes on with the sources as "
+                                       "they were until solutions/ changes again",
+                                       type(exc).__name__, str(exc)[:300])
+                    else:
+                        current.close()
+                        current, executor = fresh, rebuilt
+                        self.log.info("solutions/ changed: grading with the new sources")
                 if not changed:
                     self._start_ready(executor)
                 for name, result in executor.poll(0.05 if self.running else 0.2):

@@ -407,7 +407,31 @@ def test_a_changed_solution_is_graded_with_from_the_next_submission_on(course):
         proc.wait(60)
     assert "Autograded score: 17 / 20" in text(page(course, after, "activations"))
     log = (course / ".feedback-service" / "service.log").read_text()
-    assert "solutions/ changed: starting again from the new sources" in log
+    assert "solutions/ changed: grading with the new sources" in log
+
+
+def test_a_solution_saved_broken_leaves_the_service_grading_with_the_previous_sources(course):
+    (course / "grader_config.py").write_text(
+        "c = get_config()\n"
+        f"load_subconfig({str(REPO / 'grader_config.py')!r})\n"
+        "c.FeedbackService.sources_check = 0.5\n")
+    work = SAMPLES / "sample-overflow" / "01_activations"
+    proc = start(course, "--workers", "1", "--min-interval", "0")
+    try:
+        wait_for(lambda: (course / ".feedback-service" / "service.log").exists()
+                 and "started:" in (course / ".feedback-service" / "service.log").read_text(),
+                 what="the service's start")
+        (course / "solutions" / "01_activations" / "activations.ipynb").write_text("{ half-saved")
+        time.sleep(1.5)
+        after = drop(course, "bob", "01_activations", work)
+        wait_for(lambda: "Autograded score" in page(course, after, "activations"), what="bob")
+        assert proc.poll() is None, "the service is still running"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(60)
+    assert "Autograded score: 15 / 18" in text(page(course, after, "activations"))
+    log = (course / ".feedback-service" / "service.log").read_text()
+    assert "nbgrader cannot build the course from it" in log, log[-2000:]
 
 
 def test_a_new_due_date_counts_as_changed_sources(course):
