@@ -58,7 +58,9 @@ the rule is applied by the grader's own code, written here after the library's:
 
 Each function imports the library it changes inside itself, on purpose: this module runs first in
 every grader process (``grader/__init__.py``), before jsonschema may be imported, and a library is
-loaded only by the process that patches or calls it.
+loaded only by the process that patches or calls it. One file of over 500 lines on purpose: every
+change to another library's internals is in one place, each with its version guard, so that an
+upgrade of nbgrader, jupyter_client or pytest-xdist is checked here and in test_patches.py alone.
 """
 
 from __future__ import annotations
