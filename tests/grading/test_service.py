@@ -225,6 +225,10 @@ def test_a_student_submits_fetches_feedback_fixes_it_and_the_batch_agrees(course
 # -- faults ----------------------------------------------------------------------------------
 
 
+# How the log says a submission's result was recorded: its status and score, or why it failed.
+ENDED = r"(?:graded|needs manual grading|needs review), [\d.]+ / |failed: "
+
+
 def test_killed_mid_burst_and_restarted_it_loses_and_repeats_nothing(course):
     """SIGKILL while submissions are being graded and more arrive; a restart grades exactly the
     rest, every submission ends with one recorded result and its final page."""
@@ -246,7 +250,7 @@ def test_killed_mid_burst_and_restarted_it_loses_and_repeats_nothing(course):
     log = (course / ".feedback-service" / "service.log").read_text()
     for folder in dropped:
         who = " ".join(folder.name.split("+")[:3])
-        ended = re.findall(rf"{re.escape(who)}: (?:graded, |needs review, |failed: )", log)
+        ended = re.findall(rf"{re.escape(who)}: (?:{ENDED})", log)
         assert len(ended) == 1, f"{who}: {len(ended)} results in the log\n{log}"
         shown = text(page(course, folder, next(folder.glob('*.ipynb')).stem))
         assert "Autograded score" in shown or "could not be graded" in shown, shown[:500]
