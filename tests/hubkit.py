@@ -191,6 +191,17 @@ class Hub:
         self.proc = start_jupyterhub(self.settings, self.env, self.log)
         wait_jupyterhub(self.proc, self.env, self.log)
 
+    def release(self, assignment: str, due: str = "2099-01-01 00:00:00 UTC") -> None:
+        """Instructor i1 releases ``assignment`` with nbgrader's commands, as in a class: the due
+        date, the gradebook's record, the exchange."""
+        user = self.names["i1"]
+        for step in (["db", "assignment", "add", assignment, f"--duedate={due}"],
+                     ["generate_assignment", assignment, "--force"],
+                     ["release_assignment", assignment]):
+            done = as_user(user, "nbgrader", *step, cwd=self.course,
+                           env=self.nbgrader_env(user, "instructor"))
+            assert done.returncode == 0, done.stdout + done.stderr
+
     def grade_as_root(self) -> subprocess.CompletedProcess:
         """``python -m grader run`` on the collected submissions of the course folder, as root, as
         ``sudo make grade`` does there (its releases as they are)."""

@@ -384,13 +384,19 @@ def test_bad_settings_are_refused_with_the_reason_before_anything_runs(course, a
     assert not (course / ".feedback-service").exists(), "nothing is written"
 
 
-def test_a_changed_solution_is_graded_with_from_the_next_submission_on(course):
-    """The instructor gives test_sigmoid 4 points instead of 2 while the service runs: the next
-    submission is graded against the new release, as make grade would grade it."""
+def look_often(course: Path) -> None:
+    """The course's own grader_config.py: the repository's, with solutions/ looked at twice a
+    second."""
     (course / "grader_config.py").write_text(
         "c = get_config()\n"
         f"load_subconfig({str(REPO / 'grader_config.py')!r})\n"
         "c.FeedbackService.sources_check = 0.5\n")
+
+
+def test_a_changed_solution_is_graded_with_from_the_next_submission_on(course):
+    """The instructor gives test_sigmoid 4 points instead of 2 while the service runs: the next
+    submission is graded against the new release, as make grade would grade it."""
+    look_often(course)
     work = SAMPLES / "sample-overflow" / "01_activations"
     proc = start(course, "--workers", "1", "--min-interval", "0")
     try:
@@ -415,10 +421,7 @@ def test_a_changed_solution_is_graded_with_from_the_next_submission_on(course):
 
 
 def test_a_solution_saved_broken_leaves_the_service_grading_with_the_previous_sources(course):
-    (course / "grader_config.py").write_text(
-        "c = get_config()\n"
-        f"load_subconfig({str(REPO / 'grader_config.py')!r})\n"
-        "c.FeedbackService.sources_check = 0.5\n")
+    look_often(course)
     work = SAMPLES / "sample-overflow" / "01_activations"
     proc = start(course, "--workers", "1", "--min-interval", "0")
     try:

@@ -87,13 +87,8 @@ def test_a_submission_through_the_hub_gets_its_feedback(hub):
     """Released, fetched and submitted in the student's own server; the service (the grader
     account, unprivileged: user namespaces) grades it and the student's Fetch Feedback finds the
     page; the gradebook is not written."""
-    s1, i1 = hub.names["s1"], hub.names["i1"]
-    for step in (["db", "assignment", "add", ASSIGNMENT, "--duedate=2099-01-01 00:00:00 UTC"],
-                 ["generate_assignment", ASSIGNMENT, "--force"],
-                 ["release_assignment", ASSIGNMENT]):
-        done = as_user(i1, "nbgrader", *step, cwd=hub.course,
-                       env=hub.nbgrader_env(i1, "instructor"))
-        assert done.returncode == 0, done.stdout + done.stderr
+    s1 = hub.names["s1"]
+    hub.release(ASSIGNMENT)
     gradebook = (hub.course / "gradebook.db").read_bytes()
 
     session = hub.login(s1)
