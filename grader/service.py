@@ -45,6 +45,7 @@ from .pool import LocalExecutor
 from .types import FAILED, GRADED, MANUAL, REVIEW, Job, Options, Result
 
 STATE_DIR = ".feedback-service"
+SCRATCH_NOTE = "scratch-folder"  # in the state folder: the running executor's scratch folder
 
 
 class FeedbackService(Configurable):
@@ -137,8 +138,10 @@ class Service:
                 stack.callback(signal.signal, sig, signal.signal(sig, self._stop))
             current = ExitStack()
             stack.callback(lambda: current.close())
+            self._remove_stale_scratch()
             sources = self._sources()
             executor = current.enter_context(self._executor())
+            self._note_scratch(executor)
             executor.warm()
             self.feedback_dir = pages.ensure_feedback_dir(self.exchange_course)
             for entry in self.inbox.recover():
@@ -170,6 +173,7 @@ class Service:
                     else:
                         current.close()
                         current, executor = fresh, rebuilt
+                        self._note_scratch(executor)
                         self.log.info("solutions/ changed: grading with the new sources")
                 if not changed:
                     self._start_ready(executor)
@@ -195,6 +199,18 @@ class Service:
                 out.append((str(path.relative_to(self.course.solutions)), st.st_size,
                             st.st_mtime_ns))
         return out
+
+    def _note_scratch(self, executor) -> None:
+        """Where the executor keeps its scratch courses, for :meth:`_remove_stale_scratch`."""
+        (self.state / SCRATCH_NOTE).write_text(str(executor.work_root or ""))
+
+    def _remove_stale_scratch(self) -> None:
+        """The scratch folder of a run that was killed (SIGKILL leaves it behind), removed."""
+        note = self.state / SCRATCH_NOTE
+        old = Path(note.read_text().strip()) if note.exists() else None
+        if old and old.name.startswith("grading-") and old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+            self.log.info("removed the scratch folder %s of a run that did not end cleanly", old)
 
     def _stop(self, *_):
         self.stopping = True

@@ -242,6 +242,8 @@ def test_killed_mid_burst_and_restarted_it_loses_and_repeats_nothing(course):
         proc.wait()
     assert done(course) < 6, "the kill came mid-burst"
     states = [r[3] for r in rows(course)]
+    scratch = Path((course / ".feedback-service" / "scratch-folder").read_text())
+    assert scratch.is_dir(), "a killed run leaves its scratch folder behind"
     dropped += [drop(course, f"s{i}", p.name, p) for i, p in enumerate(samples[6:], start=6)]
     serve(course, "--once", "--workers", "1", "--min-interval", "0")
 
@@ -256,6 +258,7 @@ def test_killed_mid_burst_and_restarted_it_loses_and_repeats_nothing(course):
         assert "Autograded score" in shown or "could not be graded" in shown, shown[:500]
     if "grading" in states:
         assert "to grade again: the service stopped while grading it" in log
+    assert not scratch.exists(), "the restart removes the killed run's scratch folder"
 
 
 def test_each_bad_submission_gets_a_page_with_the_reason_and_the_next_is_graded(course):
