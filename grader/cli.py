@@ -171,7 +171,6 @@ def main(argv=None) -> int:
 
 def _run(args, course: Course) -> int:
     from . import report, sandbox, scheduler
-    from .course import nbgrader_config
 
     submitted = args.submitted
     if submitted is None:
@@ -183,18 +182,11 @@ def _run(args, course: Course) -> int:
     if not submitted.is_dir():
         print(f"error: --submitted {submitted} is not a folder", file=sys.stderr)
         return 2
-    timeout = args.timeout or nbgrader_config(course.root).Execute.timeout
-    opts = Options(timeout=int(timeout), job_timeout=args.job_timeout,
-                             workers=args.workers,
-                             limits=sandbox.Limits(memory_bytes=args.memory_mb * 1024**2))
+    opts = _options(args, course, args.workers)
     client = None
     if args.scheduler:  # before anything is written: a missing cluster changes nothing
-        from .distributed import SchedulerUnavailable, connect
-
-        try:
-            client = connect(args.scheduler)
-        except (SchedulerUnavailable, ValueError) as exc:
-            print(f"error: --scheduler: {exc}; nothing was graded or written", file=sys.stderr)
+        client = _connect(args.scheduler, "; nothing was graded or written")
+        if client is None:
             return 2
     jobs, unknown = scheduler.scan(submitted, course.assignments())
     where = (f"on the Dask cluster at {args.scheduler} "
@@ -236,9 +228,30 @@ def _run(args, course: Course) -> int:
     return status
 
 
+def _options(args, course: Course, workers: int) -> Options:
+    """The jobs' limits from the command line (``--timeout``, ``--job-timeout``, ``--memory-mb``),
+    the cell timeout defaulting to the course's ``c.Execute.timeout``."""
+    from . import sandbox
+    from .course import nbgrader_config
+
+    timeout = args.timeout or nbgrader_config(course.root).Execute.timeout
+    return Options(timeout=int(timeout), job_timeout=args.job_timeout, workers=workers,
+                   limits=sandbox.Limits(memory_bytes=args.memory_mb * 1024**2))
+
+
+def _connect(address: str, consequence: str = ""):
+    """A Dask client for ``address``, or None after saying on stderr why there is none."""
+    from .distributed import SchedulerUnavailable, connect
+
+    try:
+        return connect(address)
+    except (SchedulerUnavailable, ValueError) as exc:
+        print(f"error: --scheduler: {exc}{consequence}", file=sys.stderr)
+        return None
+
+
 def _serve(args, course: Course) -> int:
     from . import sandbox, service
-    from .course import nbgrader_config
 
     try:
         cfg = service.settings(course, mode=args.mode, min_interval=args.min_interval,
@@ -252,18 +265,7 @@ def _serve(args, course: Course) -> int:
         print(f"error: no course {course_id!r} in the exchange {exchange} (release an assignment "
               "first, or give --exchange)", file=sys.stderr)
         return 2
-    opts = Options(timeout=int(args.timeout or nbgrader_config(course.root).Execute.timeout),
-                   job_timeout=args.job_timeout, workers=cfg.workers or os.cpu_count() or 1,
-                   limits=sandbox.Limits(memory_bytes=args.memory_mb * 1024**2))
-    client = None
-    if args.scheduler or cfg.scheduler:
-        from .distributed import SchedulerUnavailable, connect
-
-        try:
-            client = connect(args.scheduler or cfg.scheduler)
-        except (SchedulerUnavailable, ValueError) as exc:
-            print(f"error: --scheduler: {exc}", file=sys.stderr)
-            return 2
+    opts = _options(args, course, cfg.workers or os.cpu_count() or 1)
     name, warning = sandbox.mode()
     if name == "none" and not args.allow_unsandboxed:
         print(f"error: {warning}\nThe feedback service runs every student's code as this account, "
@@ -271,6 +273,11 @@ def _serve(args, course: Course) -> int:
               "without a sandbox (run it as root, or where unprivileged user namespaces are "
               "allowed, or give --allow-unsandboxed if you accept that)", file=sys.stderr)
         return 2
+    client = None
+    if args.scheduler or cfg.scheduler:
+        client = _connect(args.scheduler or cfg.scheduler)
+        if client is None:
+            return 2
     print(f"Feedback service for {course_id}: {exchange / course_id / 'inbound'}; sandbox: "
           f"{name}.", flush=True)
     if warning:
