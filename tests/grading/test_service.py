@@ -107,9 +107,13 @@ def rows(course: Path) -> list[tuple]:
 
 
 def done(course: Path) -> int:
+    """Submissions with a recorded result (0 while the service is still creating its queue)."""
     if not (course / ".feedback-service" / "queue.sqlite").exists():
         return 0
-    return sum(1 for r in rows(course) if r[3] == "done")
+    try:
+        return sum(1 for r in rows(course) if r[3] == "done")
+    except sqlite3.OperationalError:  # the file exists, its table not yet
+        return 0
 
 
 def wait_for(predicate, timeout: float = 240, what: str = "") -> None:
