@@ -49,7 +49,8 @@ import sys
 import time
 from pathlib import Path
 
-# Third-party modules the zygote imports for its forks, besides the kernel's own (see preload()).
+# Third-party modules the zygote may import for its forks, besides the kernel's own (see preload()):
+# each only for a grading run whose assignments import its package (see preloads_for()).
 PRELOAD = ("torch", "torch.nn", "torch.nn.functional", "scipy.special")
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR1,
              signal.SIGUSR2)
@@ -131,8 +132,28 @@ def run(sock_path: str, config: str, args: list[str], timeout: float) -> int | N
 # the zygote
 
 
-def preload() -> None:
-    """Import what every kernel and probe imports, once."""
+def preloads_for(folders) -> tuple[str, ...]:
+    """The modules of :data:`PRELOAD` whose package the files in ``folders`` (the sources of the
+    assignments being graded: notebooks, probes, modules) import.
+
+    The zygote imports them once for every fork; one an assignment never imports would only make
+    each fork, and the zygote's own start, slower (PyTorch: 0.85 s of the start, and each fork
+    copies its page tables). Only a matter of speed: a kernel imports what was not preloaded itself.
+    """
+    import re
+
+    pattern = re.compile(r"\b(?:import|from)\s+(" + "|".join(
+        sorted({re.escape(m.split(".")[0]) for m in PRELOAD})) + r")\b")
+    found: set[str] = set()
+    for folder in folders:
+        for path in sorted(Path(folder).rglob("*")):
+            if path.suffix in (".ipynb", ".py", ".json") and path.is_file():
+                found.update(pattern.findall(path.read_text(errors="replace")))
+    return tuple(m for m in PRELOAD if m.split(".")[0] in found)
+
+
+def preload(modules: tuple[str, ...] = PRELOAD) -> None:
+    """Import what every kernel and probe imports, once (``modules``: see :func:`preloads_for`)."""
     # Besides the kernel's own modules, what a kernel imports as it starts, before any cell: the
     # modules of its history and of %debug, and its debugger (ipykernel.debugger imports debugpy,
     # about 0.06 s of every kernel's start).
@@ -160,7 +181,7 @@ def preload() -> None:
     # in every kernel and probe: PyTorch (torch.autograd; about 0.85 s) and SciPy's special
     # functions (about 0.14 s). Neither import starts a thread; every fork reseeds PyTorch's
     # generator, as a fresh process gets a random seed.
-    for name in PRELOAD:
+    for name in modules:
         try:
             importlib.import_module(name)
         except ImportError:
@@ -222,9 +243,10 @@ def _fresh_process_state(workdir: str) -> None:
         faulthandler.enable()
 
 
-def serve(sock_path: str) -> None:
-    """Accept requests on ``sock_path`` until terminated."""
-    preload()
+def serve(sock_path: str, modules: tuple[str, ...] = PRELOAD) -> None:
+    """Import ``modules`` (see :func:`preload`), then accept requests on ``sock_path`` until
+    terminated."""
+    preload(modules)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(sock_path)
     listener.listen(64)
@@ -319,8 +341,9 @@ def _on_exit(pid: int, sel, children) -> None:
 # for the grading run: start, wait for, stop
 
 
-def start(work_root: Path):
-    """Start :mod:`grader.zygote` with its socket in a folder only this user can enter."""
+def start(work_root: Path, modules: tuple[str, ...] = PRELOAD):
+    """Start :mod:`grader.zygote` with its socket in a folder only this user can enter, preloading
+    ``modules`` (see :func:`preloads_for`)."""
     from grader.kernel_launcher import kernel_env
 
     folder = work_root / "zygote"
@@ -330,7 +353,8 @@ def start(work_root: Path):
     log = open(folder / "zygote.log", "wb")  # noqa: SIM115 - the child keeps its own copy
     try:
         proc = subprocess.Popen([sys.executable, "-m", "grader.zygote", "serve",
-                                 str(folder / "socket")], env=env, stdin=subprocess.PIPE,
+                                 str(folder / "socket"), *modules], env=env,
+                                stdin=subprocess.PIPE,
                                 stdout=log, stderr=log, start_new_session=True)
     finally:
         log.close()
@@ -365,9 +389,10 @@ def stop(proc) -> None:
 
 
 def main(argv: list[str]) -> int:
-    if argv[:1] == ["serve"] and len(argv) == 2:
+    if argv[:1] == ["serve"] and len(argv) >= 2:
         try:
-            serve(argv[1])  # returns, or raises SystemExit (SIGTERM), once its kernels are killed
+            # returns, or raises SystemExit (SIGTERM), once its kernels are killed
+            serve(argv[1], tuple(argv[2:]))
         except SystemExit:
             pass
         # Without the interpreter's teardown (ipykernel, NumPy, debugpy: about 0.1 s that each
@@ -377,7 +402,8 @@ def main(argv: list[str]) -> int:
         os._exit(0)
     if argv[:1] == ["kernel"] and len(argv) >= 3:
         return stub(argv[1], argv[2], argv[3:])
-    print("usage: python -m grader.zygote serve SOCKET | kernel SOCKET CONFIG ARGS...",
+    print("usage: python -m grader.zygote serve SOCKET [MODULE...] | "
+          "kernel SOCKET CONFIG ARGS...",
           file=sys.stderr)
     return 2
 

@@ -272,3 +272,30 @@ def test_no_fork_outlives_the_zygote(zygote, how):
         if own.poll() is None:
             own.kill()
         sandbox.kill_uid(sandbox.uid_for_worker(zygote["slot"]))
+
+
+def test_the_zygote_preloads_what_the_graded_assignments_import(tmp_path):
+    """PyTorch and SciPy are preloaded for assignments whose sources import them, and only then:
+    a run of an assignment without them starts its zygote (and forks it) without their cost."""
+    solutions = Path(__file__).resolve().parents[2] / "solutions"
+    quiz = Path(__file__).parent / "fixtures" / "course" / "solutions" / "quiz"
+    assert zygote_mod.preloads_for([quiz]) == ()
+    assert zygote_mod.preloads_for([solutions / "01_activations"]) == ("scipy.special",)
+    torch = ("torch", "torch.nn", "torch.nn.functional")
+    assert zygote_mod.preloads_for([solutions / "06_mlp"]) == torch
+    assert zygote_mod.preloads_for([quiz, solutions / "06_mlp", solutions / "02_single_layer"]) \
+        == zygote_mod.PRELOAD
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "a.ipynb").write_text('{"source": ["the word torch, imported nowhere"]}')
+    assert zygote_mod.preloads_for([tmp_path / "a"]) == ()
+    os.chmod(tmp_path, 0o711)
+    for modules, loaded in (((), False), (torch, True)):
+        work = Path(tempfile.mkdtemp(dir=tmp_path))
+        os.chmod(work, 0o711)
+        proc = zygote_mod.start(work, modules)
+        try:
+            assert zygote_mod.wait_ready(proc), (work / "zygote" / "zygote.log").read_text()
+            maps = Path(f"/proc/{proc.pid}/maps").read_text()
+            assert ("libtorch" in maps) is loaded, f"preload {modules}: torch loaded {not loaded}"
+        finally:
+            zygote_mod.stop(proc)
