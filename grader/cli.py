@@ -170,6 +170,24 @@ def main(argv=None) -> int:
 
 
 def _run(args, course: Course) -> int:
+    workers = None
+    if not args.scheduler:
+        # The grading workers' fork server, first: it imports nbgrader and warms up (about 1.5 s)
+        # while this process imports the same and builds the template course. The sandbox's mode
+        # is found out before (a throwaway process), so that every worker inherits the answer.
+        from .forkserver import Workers
+        from .sandbox import mode
+
+        mode()
+        workers = Workers()
+    try:
+        return _grade(args, course, workers)
+    finally:
+        if workers is not None:
+            workers.close()  # the run's executor stopped it already, unless nothing was graded
+
+
+def _grade(args, course: Course, workers) -> int:
     from . import report, sandbox, scheduler
 
     submitted = args.submitted
@@ -202,10 +220,17 @@ def _run(args, course: Course) -> int:
 
         bar = tqdm(total=len(jobs), unit="submission", file=sys.stderr)
     timings: dict = {}
+    status = [0]
+
+    def similarity() -> None:  # before the report: grades.csv is written once, with the flags
+        if not args.no_similarity:
+            status[0] = _compare(course, submitted, course.assignments(), args.csv, quiet=True)
+
     results = scheduler.grade_course(course, submitted, opts, release=not args.no_release,
                                      csv_path=args.csv, progress=(lambda r: bar.update()) if bar
                                      else None, keep_work=args.keep_work, client=client,
-                                     found=(jobs, unknown), timings=timings)
+                                     found=(jobs, unknown), timings=timings, workers=workers,
+                                     before_report=similarity)
     if args.timings is not None:
         import json
 
@@ -217,15 +242,13 @@ def _run(args, course: Course) -> int:
         client.close()
     if bar:
         bar.close()
-    status = 0
     if not args.no_similarity and results:
-        status = _similarity(course, submitted, course.assignments(), args.csv, quiet=True)
         report.add_similarity(results, (args.csv or course.root / "grades.csv").parent /
                               "similarity.csv")
     print(report.table(results))
     print(f"\nGrades: {args.csv or course.root / 'grades.csv'}; feedback: "
           f"{course.root / 'feedback'}/<student>/<assignment>/")
-    return status
+    return status[0]
 
 
 def _options(args, course: Course, workers: int) -> Options:
@@ -305,9 +328,20 @@ def _default_submitted(course: Course) -> Path:
     return submitted
 
 
-def _similarity(course: Course, submitted: Path, assignments, csv_path, quiet=False) -> int:
+def _similarity(course: Course, submitted: Path, assignments, csv_path) -> int:
     """Compare the submissions (see grader.similarity), then rewrite grades.csv with the flags."""
-    from . import scheduler, similarity
+    from . import scheduler
+
+    status = _compare(course, submitted, assignments, csv_path)
+    if status == 0 and (course.root / "gradebook.db").exists():
+        scheduler.write_report(course, csv_path)  # grades.csv with the flags as findings
+    return status
+
+
+def _compare(course: Course, submitted: Path, assignments, csv_path, quiet=False) -> int:
+    """Compare the submissions (see grader.similarity): ``similarity.csv`` and its pages beside
+    ``grades.csv``; say what was flagged (each pair, unless ``quiet``)."""
+    from . import similarity
 
     grades = Path(csv_path or course.root / "grades.csv")
     unknown = sorted(set(assignments) - set(course.assignments()))
@@ -326,8 +360,6 @@ def _similarity(course: Course, submitted: Path, assignments, csv_path, quiet=Fa
     for note in skipped:
         print(f"similarity: left out {note}")
     flagged = [p for p in pairs if p.flagged]
-    if (course.root / "gradebook.db").exists():
-        scheduler.write_report(course, csv_path)  # grades.csv with the flags as findings
     if not quiet:
         for p in flagged:
             print(f"{p.assignment}: {p.student_a} and {p.student_b} are {p.similarity:.0%} alike")

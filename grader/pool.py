@@ -62,12 +62,17 @@ class LocalExecutor:
         them rather than generated again.
     template : Path, optional
         A template course built elsewhere (a Dask worker is handed one).
+    workers : Workers, optional
+        A fork server started earlier (``python -m grader run`` starts it before its own imports,
+        so that it warms up meanwhile); the executor takes it over and stops it when it closes.
     """
 
     def __init__(self, course: Course, opts: Options, assignments: list[str], *,
-                 released: bool = False, template: Path | None = None):
+                 released: bool = False, template: Path | None = None,
+                 workers: Workers | None = None):
         self.course, self.opts, self.assignments = course, opts, list(assignments)
         self.released, self.template = released, template
+        self._handed = workers
         self.work_root: Path | None = None
         self.keep_work = False
         self._stack = ExitStack()
@@ -90,11 +95,13 @@ class LocalExecutor:
             # timeouts. The server also renders one feedback page first (grader._preload), so
             # workers start warm. It and the zygote start now and import while the template is
             # built.
-            self._workers = Workers()
+            self._workers = self._handed or Workers()
+            self._handed = None
             self._stack.callback(self._workers.close)
             zygote = None
             if self.opts.zygote:
-                zygote = zygote_mod.start(self.work_root)
+                zygote = zygote_mod.start(self.work_root, zygote_mod.preloads_for(
+                    self.course.solutions / a for a in self.assignments))
                 self._stack.callback(zygote_mod.stop, zygote)
             if self.template is None:
                 self.template = build_template(self.course, self.work_root, self.assignments,
@@ -157,17 +164,7 @@ class LocalExecutor:
             key, job, _ = entry
             ended.append((key, unknown_assignment(job.student, job.assignment,
                                                   self.assignments)))
-        while self._pending and self._free:
-            key, job, prior = self._pending.pop(0)
-            slot = self._free.pop(0)
-            if job.assignment not in self._refs:
-                self._refs[job.assignment] = reference_probes(self.course, self.template,
-                                                              job.assignment, slot)
-            job_dir = Path(tempfile.mkdtemp(dir=self.work_root, prefix="job-"))
-            proc = self._workers.start(_child, job, self.course, self.template, job_dir, slot,
-                                       self.opts, self._refs[job.assignment], prior)
-            self._running[slot.number] = (slot, key, job, proc,
-                                          time.monotonic() + self.opts.job_timeout, job_dir)
+        self._start_pending()
         self._workers.wait(timeout)
         for number, (slot, key, job, proc, deadline, job_dir) in list(self._running.items()):
             if proc.alive and time.monotonic() < deadline:
@@ -182,20 +179,37 @@ class LocalExecutor:
             del self._running[number]
             self._free.append(slot)
             ended.append((key, result))
+        self._start_pending()  # before the caller handles what ended: no slot waits for that
         return ended
+
+    def _start_pending(self) -> None:
+        """Start queued jobs on the free slots."""
+        while self._pending and self._free:
+            key, job, prior = self._pending.pop(0)
+            slot = self._free.pop(0)
+            if job.assignment not in self._refs:
+                self._refs[job.assignment] = reference_probes(self.course, self.template,
+                                                              job.assignment, slot)
+            job_dir = Path(tempfile.mkdtemp(dir=self.work_root, prefix="job-"))
+            proc = self._workers.start(_child, job, self.course, self.template, job_dir, slot,
+                                       self.opts, self._refs[job.assignment], prior)
+            self._running[slot.number] = (slot, key, job, proc,
+                                          time.monotonic() + self.opts.job_timeout, job_dir)
 
 
 def run_jobs(jobs: list[Job], course: Course, opts: Options, progress=None, *,
-             released: bool = False, template: Path | None = None, prior: list | None = None):
+             released: bool = False, template: Path | None = None, prior: list | None = None,
+             workers: Workers | None = None):
     """Grade ``jobs`` with ``opts.workers`` workers (a :class:`LocalExecutor` for the batch).
 
     Returns the results in the order of ``jobs`` and the scratch folder that holds each job's
     products (``Result.job_dir``). The template course (see :func:`build_template`) is built here
     unless ``template`` is given; ``prior`` (see :func:`grader.gradebook.read_prior`) defaults to
-    the course gradebook's. A remote worker is handed both instead.
+    the course gradebook's. A remote worker is handed both instead. ``workers``: see
+    :class:`LocalExecutor`.
     """
     executor = LocalExecutor(course, opts, sorted({j.assignment for j in jobs}),
-                             released=released, template=template)
+                             released=released, template=template, workers=workers)
     with executor:
         if prior is None:
             prior = gradebook.read_prior(course, jobs)

@@ -16,7 +16,7 @@ from pathlib import Path
 from . import gradebook, report
 from .course import Course
 from .distributed import run_jobs_on_cluster
-from .merge import merge
+from .merge import Merger
 from .pool import run_jobs
 from .releases import generate_releases, record_assignments
 from .types import GRADED, Job, Options, Result, unknown_assignment
@@ -42,7 +42,7 @@ def scan(submitted: Path, assignments: list[str]) -> tuple[list[Job], list[Resul
 def grade_course(course: Course, submitted: Path, opts: Options, *, release: bool = True,
                  csv_path: Path | None = None, progress=None, keep_work: bool = False,
                  client=None, found: tuple[list[Job], list[Result]] | None = None,
-                 timings: dict | None = None):
+                 timings: dict | None = None, workers=None, before_report=None):
     """The whole pipeline behind ``make grade``; returns this run's results.
 
     ``grades.csv`` lists every submission graded so far (this run's and earlier runs'), each read
@@ -51,8 +51,14 @@ def grade_course(course: Course, submitted: Path, opts: Options, *, release: boo
     here, once. ``found`` is what :func:`scan` found in ``submitted``, if the caller scanned it.
     Without ``release``, an assignment the gradebook does not know yet (a fresh clone has no
     ``gradebook.db``) is recorded in it before any grading (:func:`record_assignments`).
-    ``timings``, if given, gets the seconds of the run's parts: ``"jobs"`` (the executor, every
-    job), ``"merge"`` and ``"report"`` (statuses, read-back, ``grades.csv``).
+    Each result is merged (:class:`grader.merge.Merger`) and its status recorded as its job ends,
+    while the other jobs run. ``timings``, if given, gets the seconds of the run's parts:
+    ``"jobs"`` (the executor, every job), ``"merge"`` (what is merged after the jobs: submissions of
+    unknown assignments), ``"merge while grading"`` (inside ``"jobs"``) and ``"report"``
+    (statuses, read-back, ``grades.csv``). ``workers``: a fork server started earlier, for the
+    local executor (see :class:`grader.pool.LocalExecutor`); the run stops it. ``before_report``, if
+    given, is called once every result is merged, before ``grades.csv`` is written (the similarity
+    check, whose flags the report then shows).
     """
     timings = {} if timings is None else timings
     assignments = course.assignments()
@@ -67,28 +73,44 @@ def grade_course(course: Course, submitted: Path, opts: Options, *, release: boo
             print(f"The gradebook did not know {', '.join(added)}: recorded from solutions/, as "
                   "nbgrader generate_assignment does (exercises/ left as it is).")
     begin = time.perf_counter()
-    if not jobs:
-        results, work_root = [], None
-    elif client is not None:
-        results, work_root = run_jobs_on_cluster(jobs, course, opts, client, progress,
-                                                 released=release)
-    else:
-        results, work_root = run_jobs(jobs, course, opts, progress, released=release)
-    timings["jobs"] = time.perf_counter() - begin
-    results += unknown
-    try:
-        begin = time.perf_counter()
-        merge(results, course)
-        timings["merge"] = time.perf_counter() - begin
-        report.save_status(results, course.root / report.STATUS_FILE)
-        gradebook.read_back(results, course)
-        write_report(course, csv_path)
-        timings["report"] = time.perf_counter() - begin - timings["merge"]
-    finally:
-        if work_root is not None and keep_work:
-            print(f"Scratch folders kept in {work_root}")
-        elif work_root is not None:
-            shutil.rmtree(work_root, ignore_errors=True)
+    results, work_root = [], None
+    merged = {"while grading": 0.0}
+    with Merger(course) as merger:
+
+        def merge_one(result: Result) -> None:  # as each job ends, while the others run
+            start = time.perf_counter()
+            merger.add(result)
+            report.save_status([result], course.root / report.STATUS_FILE)
+            merged["while grading"] += time.perf_counter() - start
+            if progress is not None:
+                progress(result)
+
+        try:
+            if jobs and client is not None:
+                results, work_root = run_jobs_on_cluster(jobs, course, opts, client, merge_one,
+                                                         released=release)
+            elif jobs:
+                results, work_root = run_jobs(jobs, course, opts, merge_one, released=release,
+                                              workers=workers)
+            timings["jobs"] = time.perf_counter() - begin
+            begin = time.perf_counter()
+            for result in unknown:
+                merger.add(result)
+            results += unknown
+            timings["merge"] = time.perf_counter() - begin
+            timings["merge while grading"] = merged["while grading"]
+        finally:
+            if work_root is not None and keep_work:
+                print(f"Scratch folders kept in {work_root}")
+            elif work_root is not None:
+                shutil.rmtree(work_root, ignore_errors=True)
+    if before_report is not None:
+        before_report()
+    begin = time.perf_counter()
+    report.save_status(results, course.root / report.STATUS_FILE)
+    gradebook.read_back(results, course)
+    write_report(course, csv_path)
+    timings["report"] = time.perf_counter() - begin
     return results
 
 
