@@ -251,6 +251,7 @@ def feedback(api, job: Job, scratch: Scratch, max_chars: int) -> None:
                 cap_outputs(cell, max_chars)
             os.chmod(path, 0o644)  # nbgrader leaves autograded notebooks read-only (0444)
             nbformat.write(nb, path)
+    patches.quick_html_accessibility()  # the page's tags scanned, not parsed (grader.patches)
     api.generate_feedback(job.assignment, job.student, force=True)
 
 

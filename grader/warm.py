@@ -36,7 +36,7 @@ from nbgrader.preprocessors import Execute, GetGrades
 
 from .course import api_for
 from .gradebook import open_gradebook
-from .patches import scratch_gradebooks, shared_jinja_cache
+from .patches import quick_html_accessibility, scratch_gradebooks, shared_jinja_cache
 
 
 class MemoryBytecodeCache(jinja2.BytecodeCache):
@@ -106,6 +106,7 @@ def _sample_notebook():
 def warm() -> None:
     """Warm the feedback renderer, the gradebook code and the kernel start; nothing is left
     behind."""
+    quick_html_accessibility()  # as every job renders its page (grader.job.feedback)
     warm_feedback()
     warm_gradebook()
     warm_kernel_start()

@@ -296,16 +296,25 @@ def test_a_jobs_gradebook_is_opened_through_one_engine_checked_once(tmp_path, mo
     original_init, original_close = api.Gradebook.__init__, api.Gradebook.close
     job = tmp_path / "job"
     job.mkdir()
+    courses = []
+    check_course = api.Gradebook.check_course
+    monkeypatch.setattr(api.Gradebook, "check_course",
+                        lambda self, course_id="default_course", **kw:
+                        courses.append(course_id) or check_course(self, course_id, **kw))
     with patches.scratch_gradebooks(job) as applied:
         assert applied is True
         first = _gradebook_with_a_student(job / "gradebook.db")
         assert first is patches.scratch_engine()
         with api.Gradebook(f"sqlite:///{job / 'gradebook.db'}") as gb:
             assert gb.engine is first and len(checks) == 1
+            assert courses == ["default_course"], "the course is checked by the first one only"
             assert [s.id for s in gb.students] == ["alice"]
             gb.update_or_create_student("bob")
             with gb.engine.connect() as conn:
                 assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 0
+        with api.Gradebook(f"sqlite:///{job / 'gradebook.db'}", course_id="other") as gb:
+            assert courses[-1] == "other", "a course id not seen yet is checked (and added)"
+            assert sorted(c.id for c in gb.db.query(api.Course)) == ["default_course", "other"]
         with patches.scratch_gradebooks(tmp_path) as nested:
             assert nested is False
         other = _gradebook_with_a_student(job / "other.db")
@@ -419,3 +428,68 @@ def test_kernel_connect_is_left_alone_outside_the_range(versions, monkeypatch):
     versions(jupyter_client=(9, 0))
     assert patches.quick_kernel_connect() is False
     assert AsyncKernelClient.__dict__["_context_default"] is original
+
+
+def _tricky_notebook():
+    """A notebook whose page holds every kind of tag the accessibility pass looks at, and
+    look-alikes it must leave alone."""
+    import base64
+
+    from nbformat import v4
+
+    png = base64.b64encode(bytes.fromhex(
+        "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+        "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")).decode()
+    code = v4.new_code_cell("x = 1  # <img src='not-a-tag'>\nprint(x)", outputs=[
+        v4.new_output("stream", name="stdout", text="<div class=\"jp-OutputArea-output\">\n"),
+        v4.new_output("display_data", data={"image/png": png, "text/plain": "<Figure>"}),
+        v4.new_output("display_data", data={"text/html": (
+            "<img src=\"a.png\"><img src='b.png' alt='kept'><img src=c.png/>"
+            "<div title=\"a>b\" class='jp-OutputArea-output extra'>html</div>"
+            "<IMG SRC=\"d.png\"><img data-alt=\"x\" src=\"e.png\">"
+            "<script>var s = '<img src=x>';</script><!-- <img src=y> -->"
+            "<textarea><img src=z></textarea>")}),
+        v4.new_output("error", ename="ValueError", evalue="bad <img>",
+                      traceback=["\x1b[31mValueError\x1b[0m: bad <img>"]),
+    ])
+    return v4.new_notebook(cells=[
+        v4.new_markdown_cell("# Title\n\n<img src=\"m.png\"> and `<img src=q>` in code"),
+        code, v4.new_raw_cell("<img src=raw.png>")],
+        metadata={"language_info": {"name": "python"}})
+
+
+@pytest.mark.parametrize("template", ["lab", "classic"])
+def test_the_quick_accessibility_pass_gives_nbconvert_s_page(template):
+    """The HTML exporter with the patch gives the page nbconvert gives without it: the same tree,
+    every image without alt text given the default one, every input and output area of the
+    notebook a tabindex, and nothing changed inside scripts, comments, text areas or text."""
+    from bs4 import BeautifulSoup
+    from nbconvert.exporters import html
+
+    assert patches.quick_html_accessibility() is True
+    assert patches.quick_html_accessibility() is True  # idempotent
+    patched = html.HTMLExporter.from_notebook_node
+    original = patched._grader_original
+    exporter = html.HTMLExporter(template_name=template)
+    nb = _tricky_notebook()
+    theirs, _ = original(exporter, nb)
+    ours, _ = patched(exporter, nb)
+    assert BeautifulSoup(ours, "html.parser") == BeautifulSoup(theirs, "html.parser")
+    soup = BeautifulSoup(ours, "html.parser")
+    assert soup.select("img") and all(img.has_attr("alt") for img in soup.select("img"))
+    assert "var s = '<img src=x>';" in ours and "<!-- <img src=y> -->" in ours
+    if template == "lab":
+        areas = soup.select(".jp-Notebook div.jp-OutputArea-output")
+        assert len(areas) >= 4 and all(a.get("tabindex") == "0" for a in areas)
+
+
+def test_the_quick_accessibility_pass_leaves_what_it_cannot_tell_to_nbconvert():
+    """A page where the tags alone cannot tell what is inside the notebook's element (another
+    element of class jp-Notebook), or where a tabindex is there already, goes nbconvert's way."""
+    assert patches.accessible_html('<body class="jp-Notebook"><div class="jp-Notebook">'
+                                   '<div class="jp-OutputArea-output"></div></div></body>') is None
+    assert patches.accessible_html('<body class="jp-Notebook"><div tabindex="-1" '
+                                   'class="jp-Cell-inputWrapper"></div></body>') is None
+    page, missing = patches.accessible_html('<body class="jp-Notebook"><img src="a.png"/>'
+                                            '<div class="jp-Cell-inputWrapper"></div></body>')
+    assert missing == 1 and 'alt="No description' in page and 'tabindex="0"' in page
