@@ -19,7 +19,8 @@ Modules, lowest layer first (a module imports only from its own layer or below;
   release);
 - ``types`` (Job, Result, Options, the status words), ``probes`` (hidden checks outside the
   kernel), ``similarity`` (submissions that are suspiciously alike: similarity.csv, the
-  side-by-side report, findings), ``inbox`` (the feedback service's durable queue of nbgrader's
+  side-by-side report, findings), ``prestart`` (a local run's fork server and zygote, started
+  first), ``inbox`` (the feedback service's durable queue of nbgrader's
   inbound), ``pages`` (the pages a student fetches as feedback while an assignment is open);
 - ``gradebook`` (the one module that opens nbgrader's gradebook: due dates, prior manual work, late
   penalties, the read-back), ``report`` (grades.csv, the table);

@@ -170,26 +170,6 @@ def main(argv=None) -> int:
 
 
 def _run(args, course: Course) -> int:
-    workers = None
-    if not args.scheduler:
-        # The grading workers' fork server, first: it imports nbgrader and warms up (about 1.5 s)
-        # while this process imports the same and builds the template course. The sandbox's mode
-        # is found out before (a throwaway process), so that every worker inherits the answer.
-        from .forkserver import Workers
-        from .sandbox import mode
-
-        mode()
-        workers = Workers()
-    try:
-        return _grade(args, course, workers)
-    finally:
-        if workers is not None:
-            workers.close()  # the run's executor stopped it already, unless nothing was graded
-
-
-def _grade(args, course: Course, workers) -> int:
-    from . import report, sandbox, scheduler
-
     submitted = args.submitted
     if submitted is None:
         submitted = course.root / "submitted"
@@ -201,6 +181,24 @@ def _grade(args, course: Course, workers) -> int:
         print(f"error: --submitted {submitted} is not a folder", file=sys.stderr)
         return 2
     opts = _options(args, course, args.workers)
+    started = None
+    if not args.scheduler:
+        # The fork server and the zygote first: they import and warm up while this process
+        # imports nbgrader and builds the template course (grader.prestart).
+        from . import prestart
+
+        started = prestart.start(course, [a for a in course.assignments()
+                                          if any(submitted.glob(f"*/{a}"))], opts)
+    try:
+        return _grade(args, course, submitted, opts, started)
+    finally:
+        if started is not None:
+            started.close()  # when the run's executor did not take them over
+
+
+def _grade(args, course: Course, submitted: Path, opts, started) -> int:
+    from . import report, sandbox, scheduler
+
     client = None
     if args.scheduler:  # before anything is written: a missing cluster changes nothing
         client = _connect(args.scheduler, "; nothing was graded or written")
@@ -220,17 +218,17 @@ def _grade(args, course: Course, workers) -> int:
 
         bar = tqdm(total=len(jobs), unit="submission", file=sys.stderr)
     timings: dict = {}
-    status = [0]
+    status, said = [0], []
 
-    def similarity() -> None:  # before the report: grades.csv is written once, with the flags
-        if not args.no_similarity:
-            status[0] = _compare(course, submitted, course.assignments(), args.csv, quiet=True)
+    def similarity() -> None:  # while the jobs run; grades.csv is then written once, with the flags
+        status[0] = _compare(course, submitted, course.assignments(), args.csv, quiet=True,
+                             say=said.append)
 
     results = scheduler.grade_course(course, submitted, opts, release=not args.no_release,
                                      csv_path=args.csv, progress=(lambda r: bar.update()) if bar
                                      else None, keep_work=args.keep_work, client=client,
-                                     found=(jobs, unknown), timings=timings, workers=workers,
-                                     before_report=similarity)
+                                     found=(jobs, unknown), timings=timings, started=started,
+                                     alongside=None if args.no_similarity else similarity)
     if args.timings is not None:
         import json
 
@@ -242,6 +240,8 @@ def _grade(args, course: Course, workers) -> int:
         client.close()
     if bar:
         bar.close()
+    for line in said:
+        print(line)
     if not args.no_similarity and results:
         report.add_similarity(results, (args.csv or course.root / "grades.csv").parent /
                               "similarity.csv")
@@ -338,9 +338,10 @@ def _similarity(course: Course, submitted: Path, assignments, csv_path) -> int:
     return status
 
 
-def _compare(course: Course, submitted: Path, assignments, csv_path, quiet=False) -> int:
+def _compare(course: Course, submitted: Path, assignments, csv_path, quiet=False,
+             say=print) -> int:
     """Compare the submissions (see grader.similarity): ``similarity.csv`` and its pages beside
-    ``grades.csv``; say what was flagged (each pair, unless ``quiet``)."""
+    ``grades.csv``; ``say`` what was flagged (each pair, unless ``quiet``)."""
     from . import similarity
 
     grades = Path(csv_path or course.root / "grades.csv")
@@ -358,13 +359,13 @@ def _compare(course: Course, submitted: Path, assignments, csv_path, quiet=False
               "is written without its findings", file=sys.stderr)
         return 1
     for note in skipped:
-        print(f"similarity: left out {note}")
+        say(f"similarity: left out {note}")
     flagged = [p for p in pairs if p.flagged]
     if not quiet:
         for p in flagged:
-            print(f"{p.assignment}: {p.student_a} and {p.student_b} are {p.similarity:.0%} alike")
-    print(f"Similar submissions: {len(flagged)} pair(s) flagged; "
-          f"{grades.parent / similarity.CSV_NAME}, {grades.parent / similarity.REPORT_DIR}/")
+            say(f"{p.assignment}: {p.student_a} and {p.student_b} are {p.similarity:.0%} alike")
+    say(f"Similar submissions: {len(flagged)} pair(s) flagged; "
+        f"{grades.parent / similarity.CSV_NAME}, {grades.parent / similarity.REPORT_DIR}/")
     return 0
 
 

@@ -15,7 +15,6 @@ its workers; :mod:`grader.scheduler` uses either.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 import time
@@ -23,7 +22,7 @@ import warnings
 from contextlib import ExitStack
 from pathlib import Path
 
-from . import gradebook, sandbox
+from . import gradebook, prestart, sandbox
 from . import zygote as zygote_mod
 from .course import Course
 from .forkserver import Workers, kill_group
@@ -62,17 +61,18 @@ class LocalExecutor:
         them rather than generated again.
     template : Path, optional
         A template course built elsewhere (a Dask worker is handed one).
-    workers : Workers, optional
-        A fork server started earlier (``python -m grader run`` starts it before its own imports,
-        so that it warms up meanwhile); the executor takes it over and stops it when it closes.
+    started : prestart.Started, optional
+        The scratch folder, fork server and zygote started earlier (``python -m grader run``
+        starts them before its own imports, so that they warm up meanwhile, see
+        :mod:`grader.prestart`); the executor takes them over, stops them and removes the folder.
     """
 
     def __init__(self, course: Course, opts: Options, assignments: list[str], *,
                  released: bool = False, template: Path | None = None,
-                 workers: Workers | None = None):
+                 started: prestart.Started | None = None):
         self.course, self.opts, self.assignments = course, opts, list(assignments)
         self.released, self.template = released, template
-        self._handed = workers
+        self._started = started
         self.work_root: Path | None = None
         self.keep_work = False
         self._stack = ExitStack()
@@ -86,22 +86,16 @@ class LocalExecutor:
     def __enter__(self) -> LocalExecutor:
         try:
             slots = self._stack.enter_context(sandbox.lease_slots(max(1, self.opts.workers)))
-            self.work_root = Path(tempfile.mkdtemp(prefix="grading-",
-                                                   dir=self.opts.work_root or "/var/tmp"))
-            os.chmod(self.work_root, 0o711)
+            # the fork server and the zygote import while the template is built
+            started, self._started = self._started, None
+            if started is None:
+                started = prestart.start(self.course, self.assignments, self.opts)
+            started.taken = True
+            self.work_root, self._workers, zygote = (started.work_root, started.workers,
+                                                     started.zygote)
             self._stack.callback(self._remove_work)
-            # Workers fork from a clean fork server (nbgrader preloaded), not from this process: a
-            # child forked after the parent ran nbgrader inherits its event-loop state and hangs on
-            # timeouts. The server also renders one feedback page first (grader._preload), so
-            # workers start warm. It and the zygote start now and import while the template is
-            # built.
-            self._workers = self._handed or Workers()
-            self._handed = None
             self._stack.callback(self._workers.close)
-            zygote = None
-            if self.opts.zygote:
-                zygote = zygote_mod.start(self.work_root, zygote_mod.preloads_for(
-                    self.course.solutions / a for a in self.assignments))
+            if zygote is not None:
                 self._stack.callback(zygote_mod.stop, zygote)
             if self.template is None:
                 self.template = build_template(self.course, self.work_root, self.assignments,
@@ -199,17 +193,17 @@ class LocalExecutor:
 
 def run_jobs(jobs: list[Job], course: Course, opts: Options, progress=None, *,
              released: bool = False, template: Path | None = None, prior: list | None = None,
-             workers: Workers | None = None):
+             started: prestart.Started | None = None):
     """Grade ``jobs`` with ``opts.workers`` workers (a :class:`LocalExecutor` for the batch).
 
     Returns the results in the order of ``jobs`` and the scratch folder that holds each job's
     products (``Result.job_dir``). The template course (see :func:`build_template`) is built here
     unless ``template`` is given; ``prior`` (see :func:`grader.gradebook.read_prior`) defaults to
-    the course gradebook's. A remote worker is handed both instead. ``workers``: see
+    the course gradebook's. A remote worker is handed both instead. ``started``: see
     :class:`LocalExecutor`.
     """
     executor = LocalExecutor(course, opts, sorted({j.assignment for j in jobs}),
-                             released=released, template=template, workers=workers)
+                             released=released, template=template, started=started)
     with executor:
         if prior is None:
             prior = gradebook.read_prior(course, jobs)

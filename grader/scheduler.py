@@ -10,6 +10,7 @@ replacing any earlier grading of the same submission completely, and every resul
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -42,7 +43,7 @@ def scan(submitted: Path, assignments: list[str]) -> tuple[list[Job], list[Resul
 def grade_course(course: Course, submitted: Path, opts: Options, *, release: bool = True,
                  csv_path: Path | None = None, progress=None, keep_work: bool = False,
                  client=None, found: tuple[list[Job], list[Result]] | None = None,
-                 timings: dict | None = None, workers=None, before_report=None):
+                 timings: dict | None = None, started=None, alongside=None):
     """The whole pipeline behind ``make grade``; returns this run's results.
 
     ``grades.csv`` lists every submission graded so far (this run's and earlier runs'), each read
@@ -55,10 +56,11 @@ def grade_course(course: Course, submitted: Path, opts: Options, *, release: boo
     while the other jobs run. ``timings``, if given, gets the seconds of the run's parts:
     ``"jobs"`` (the executor, every job), ``"merge"`` (what is merged after the jobs: submissions of
     unknown assignments), ``"merge while grading"`` (inside ``"jobs"``) and ``"report"``
-    (statuses, read-back, ``grades.csv``). ``workers``: a fork server started earlier, for the
-    local executor (see :class:`grader.pool.LocalExecutor`); the run stops it. ``before_report``, if
-    given, is called once every result is merged, before ``grades.csv`` is written (the similarity
-    check, whose flags the report then shows).
+    (statuses, read-back, ``grades.csv``). ``started``: the local executor's processes started
+    earlier (:mod:`grader.prestart`), which it takes over. ``alongside``, if given,
+    is called in a thread of its own while the jobs run (once the releases are made), and waited
+    for before ``grades.csv`` is written: the similarity check, whose flags the report then shows.
+    It must not touch what the merge writes, but for the submissions of students graded earlier.
     """
     timings = {} if timings is None else timings
     assignments = course.assignments()
@@ -72,6 +74,7 @@ def grade_course(course: Course, submitted: Path, opts: Options, *, release: boo
         if added:
             print(f"The gradebook did not know {', '.join(added)}: recorded from solutions/, as "
                   "nbgrader generate_assignment does (exercises/ left as it is).")
+    beside = _Beside(alongside)
     begin = time.perf_counter()
     results, work_root = [], None
     merged = {"while grading": 0.0}
@@ -91,7 +94,7 @@ def grade_course(course: Course, submitted: Path, opts: Options, *, release: boo
                                                          released=release)
             elif jobs:
                 results, work_root = run_jobs(jobs, course, opts, merge_one, released=release,
-                                              workers=workers)
+                                              started=started)
             timings["jobs"] = time.perf_counter() - begin
             begin = time.perf_counter()
             for result in unknown:
@@ -104,14 +107,38 @@ def grade_course(course: Course, submitted: Path, opts: Options, *, release: boo
                 print(f"Scratch folders kept in {work_root}")
             elif work_root is not None:
                 shutil.rmtree(work_root, ignore_errors=True)
-    if before_report is not None:
-        before_report()
+    beside.join()
     begin = time.perf_counter()
     report.save_status(results, course.root / report.STATUS_FILE)
     gradebook.read_back(results, course)
     write_report(course, csv_path)
     timings["report"] = time.perf_counter() - begin
     return results
+
+
+class _Beside:
+    """``function()`` run in a daemon thread from now on (nothing when ``function`` is None);
+    :meth:`join` waits for it and raises what it raised."""
+
+    def __init__(self, function):
+        self._error: BaseException | None = None
+        self._thread = None
+        if function is not None:
+            self._thread = threading.Thread(target=self._run, args=(function,), daemon=True,
+                                            name="grader-alongside")
+            self._thread.start()
+
+    def _run(self, function) -> None:
+        try:
+            function()
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+            self._error = exc
+
+    def join(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 def all_results(course: Course) -> list[Result]:

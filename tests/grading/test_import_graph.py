@@ -15,7 +15,7 @@ LAYERS = [
     ("__init__", "patches", "cells", "late", "probe_runner", "kernel_launcher", "forkserver"),
     ("course",),
     ("sandbox", "zygote", "feedback", "integrity"),
-    ("types", "probes", "similarity", "inbox", "pages"),
+    ("types", "probes", "similarity", "inbox", "pages", "prestart"),
     ("gradebook", "report"),
     ("warm", "job", "releases", "merge"),
     ("pool",),  # the local executor

@@ -86,3 +86,25 @@ def test_the_table_shows_scores_lateness_failures_and_a_count_per_status():
     assert " - " in body["dave"], "no score yet is shown as -"
     assert lines[-2] == ""
     assert lines[-1] == f"1 {FAILED}, 2 {GRADED}, 1 {REVIEW}"
+
+
+def test_what_runs_alongside_the_jobs_runs_in_its_own_thread_and_its_error_is_raised():
+    """The similarity check of ``make grade`` runs beside the jobs (scheduler._Beside): in a thread
+    of its own, waited for before the report, and an error in it is raised in the run, not lost."""
+    import threading
+
+    from grader.scheduler import _Beside
+
+    seen, gate = [], threading.Event()
+    beside = _Beside(lambda: seen.append(threading.current_thread().name) or gate.wait(10))
+    assert seen == [] or seen == ["grader-alongside"]
+    gate.set()
+    beside.join()
+    assert seen == ["grader-alongside"]
+
+    def broken():
+        raise ValueError("similarity broke")
+
+    with pytest.raises(ValueError, match="similarity broke"):
+        _Beside(broken).join()
+    _Beside(None).join()  # nothing to run, nothing to wait for
