@@ -93,7 +93,9 @@ def read_prior(course: Course, jobs: list[Job]) -> list[dict | None]:
     """What a person already entered for each job's submission: extension, manual grades, comments.
 
     Each job starts from this, so that the late penalty and the feedback it renders are the ones
-    plain nbgrader would give against the course gradebook.
+    plain nbgrader would give against the course gradebook. ``None`` for a job whose submission has
+    none of these (never graded, or graded with nothing entered by a person): its job has nothing
+    to seed.
     """
     db = course.root / "gradebook.db"
     if not db.exists():
@@ -106,14 +108,15 @@ def read_prior(course: Course, jobs: list[Job]) -> list[dict | None]:
             except MissingEntry:
                 out.append(None)
                 continue
-            out.append({
+            prior = {
                 "extension": sub.extension,
                 "grades": {(nb.name, g.name): (g.manual_score, g.extra_credit)
                            for nb in sub.notebooks for g in nb.grades
                            if g.manual_score is not None or g.extra_credit},
                 "comments": {(nb.name, c.name): c.manual_comment
                              for nb in sub.notebooks for c in nb.comments if c.manual_comment},
-            })
+            }
+            out.append(prior if any(prior.values()) else None)
     return out
 
 

@@ -194,6 +194,31 @@ def test_a_manual_grade_entered_before_autograding_is_kept(course):
     assert "need manual grading" in row["reason"]
 
 
+def test_a_job_is_seeded_only_with_what_a_person_entered(course, tmp_path):
+    """read_prior: a graded submission with nothing entered by a person gives its job nothing to
+    seed (None); a manual grade, or an extension, is handed to the job."""
+    from nbgrader.api import Gradebook
+
+    from grader import gradebook
+    from grader.course import Course
+    from grader.types import Job
+
+    root, assignment, *_ = course
+    shutil.copy(root / "gradebook.db", tmp_path / "gradebook.db")
+    copy = Course(tmp_path)
+    with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gb:
+        others = [s.student.id for s in gb.find_assignment(assignment).submissions
+                  if s.student.id != MANUAL_FIRST]
+    plain, manual = gradebook.read_prior(copy, [Job(others[0], assignment, tmp_path),
+                                                Job(MANUAL_FIRST, assignment, tmp_path)])
+    assert plain is None, f"nothing was entered for {others[0]}, yet its job is seeded: {plain}"
+    assert manual is not None and manual["grades"], manual
+    with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gb:
+        gb.grant_extension(assignment, others[0], hours=24)
+    (extended,) = gradebook.read_prior(copy, [Job(others[0], assignment, tmp_path)])
+    assert extended is not None and extended["extension"] is not None
+
+
 def test_no_release_in_a_fresh_clone_records_the_assignment_and_loses_nothing(tmp_path):
     """A fresh clone has the sources and the committed releases but no gradebook.db: grading with
     --no-release records the assignment as nbgrader's generate_assignment would, then grades."""
