@@ -193,8 +193,10 @@ def _run_child(request: dict) -> None:
     from grader.forkserver import run_child  # the child's exit, shared with the grading workers
 
     def kernel() -> None:
-        # the zygote's own handler is not the kernel's
+        # the zygote's own handlers and wakeup pipe are not the kernel's
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.setsid()
         devnull = os.open(os.devnull, os.O_RDWR)
         os.dup2(devnull, 0)
@@ -253,6 +255,13 @@ def serve(sock_path: str, modules: tuple[str, ...] = PRELOAD) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     sel = selectors.DefaultSelector()
     sel.register(listener, selectors.EVENT_READ, ("accept", None))
+    # The orphans of its forks come back to the zygote, to be reaped here: a sandboxed kernel is
+    # process 1 of its PID namespace, the child of a fork of the zygote; when the job's end kills
+    # both, the kernel would otherwise be left as a zombie for the system's init to reap, some time
+    # after the grading run ended.
+    adopted = _adopt_orphans()
+    if adopted is not None:
+        sel.register(adopted, selectors.EVENT_READ, ("orphan", None))
     if stat.S_ISFIFO(os.fstat(0).st_mode):  # started by start(): its end of the pipe is closed when
         sel.register(0, selectors.EVENT_READ, ("parent", None))  # the run ends or its process dies
     children: dict[int, tuple] = {}  # pid -> (stub connection, pidfd)
@@ -278,6 +287,12 @@ def serve(sock_path: str, modules: tuple[str, ...] = PRELOAD) -> None:
                             pass
                 elif kind == "exit":
                     _on_exit(data, sel, children)
+                elif kind == "orphan":  # SIGCHLD: maybe an adopted orphan ended
+                    try:
+                        os.read(adopted, 4096)
+                    except BlockingIOError:
+                        pass
+                    _reap_orphans(children)
                 elif kind == "parent" and not os.read(0, 4096):  # no grading run left to serve
                     return
     finally:
@@ -291,6 +306,57 @@ def serve(sock_path: str, modules: tuple[str, ...] = PRELOAD) -> None:
                 os.waitpid(pid, 0)
             except ChildProcessError:
                 pass
+        if adopted is not None:  # and the orphans their ends left to it
+            _reap_orphans({}, kill=True)
+
+
+def _adopt_orphans() -> int | None:
+    """Make this process the reaper of its descendants' orphans (``PR_SET_CHILD_SUBREAPER``) and
+    return the read end of a pipe that SIGCHLD wakes (``signal.set_wakeup_fd``); None where the
+    system does not allow it (orphans then go to init, as before)."""
+    import ctypes
+
+    pr_set_child_subreaper = 36
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(pr_set_child_subreaper, 1, 0, 0, 0) != 0:
+            return None
+    except (OSError, AttributeError):
+        return None
+    read, write = os.pipe()
+    os.set_blocking(read, False)
+    os.set_blocking(write, False)
+    signal.signal(signal.SIGCHLD, lambda *_: None)  # a handler, so that the wakeup fd is written
+    signal.set_wakeup_fd(write)
+    return read
+
+
+def _reap_orphans(children: dict, kill: bool = False, wait: float = 2.0) -> None:
+    """Reap the children of this process that it did not fork itself (not in ``children``: those
+    are reaped through their pidfd) and have ended; with ``kill``, end them first and wait up to
+    ``wait`` seconds for each."""
+    try:
+        with open(f"/proc/self/task/{os.getpid()}/children") as fh:
+            pids = [int(p) for p in fh.read().split()]
+    except (OSError, ValueError):
+        return
+    deadline = time.monotonic() + wait
+    for pid in pids:
+        if pid in children:
+            continue
+        if kill:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        while True:
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if done or not kill or time.monotonic() > deadline:
+                break
+            time.sleep(0.002)
 
 
 def _on_request(conn, buffer: bytearray, sel, children) -> None:

@@ -299,3 +299,45 @@ def test_the_zygote_preloads_what_the_graded_assignments_import(tmp_path):
             assert ("libtorch" in maps) is loaded, f"preload {modules}: torch loaded {not loaded}"
         finally:
             zygote_mod.stop(proc)
+
+
+@pytest.mark.skipif(not ROOT, reason="the sandbox's own uid, to kill it as a job does, needs root")
+def test_the_zygote_reaps_the_orphans_its_forks_leave(zygote):
+    """A sandboxed process is process 1 of its PID namespace, under a fork of the zygote; when a
+    job's end kills both (kill_uid), the zygote adopts the orphan and reaps it: no zombie of a
+    sandbox uid is ever left to the system's init (which reaps it only later, after the run)."""
+    work = Path(tempfile.mkdtemp(dir=zygote["work"], prefix="own-"))
+    own = zygote_mod.start(work, ())
+    socket_path = zygote_mod.wait_ready(own)
+    assert socket_path
+    _, config, workdir = _probe_job(zygote, "import time\ntime.sleep(600)")
+    answer = zygote_mod._request(socket_path, config, ["--probe"])
+    assert answer is not None
+    try:
+        uid = sandbox.uid_for_worker(zygote["slot"])
+        deadline = time.monotonic() + 20
+        mine = []
+        while len(mine) < 2 and time.monotonic() < deadline:  # the fork and its process 1
+            mine = [p for p in psutil.process_iter(["uids"]) if p.info["uids"]
+                    and p.info["uids"].real == uid]
+            time.sleep(0.02)
+        assert len(mine) >= 2, f"the sandboxed process never ran: {mine}"
+        sandbox.kill_uid(uid, grace=0)
+        orphaned_to_init, deadline = [], time.monotonic() + 5
+        while time.monotonic() < deadline:
+            left = []
+            for p in mine:
+                try:
+                    if p.status() == psutil.STATUS_ZOMBIE and p.ppid() == 1:
+                        orphaned_to_init.append(p.pid)
+                    left.append(p)
+                except psutil.NoSuchProcess:
+                    pass
+            if not left:
+                break
+            time.sleep(0.001)
+        assert not orphaned_to_init, f"zombies left to init: {sorted(set(orphaned_to_init))}"
+        assert not left, f"not reaped: {left}"
+    finally:
+        answer[0].close()
+        zygote_mod.stop(own)
