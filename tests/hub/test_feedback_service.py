@@ -33,10 +33,17 @@ def hub():
 
 def running_service(hub, other_than: int | None = None) -> psutil.Process:
     """The service's process, the one the hub started (not its grading workers); wait for it, and
-    for one other than the process ``other_than`` when given."""
+    for one other than the process ``other_than`` when given. The hub starts it through a shell
+    that sets the umask and then executes it: a process still in that shell is not it yet."""
+    def serving(p: psutil.Process) -> bool:
+        try:
+            return p.cmdline()[1:4] == ["-m", "grader", "serve"]
+        except psutil.Error:
+            return False
+
     def started():
         return [p for p in service_processes(SERVICE, hub.names["grader"])
-                if p.ppid() == hub.proc.pid and p.pid != other_than]
+                if p.ppid() == hub.proc.pid and p.pid != other_than and serving(p)]
 
     return wait_for(f"the {SERVICE} service's process", started, 120, hub.proc, hub.log)[0]
 
