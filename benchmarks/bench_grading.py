@@ -144,9 +144,8 @@ def profile(wall: float, timings: dict) -> list[tuple[str, float]]:
     The parts add up to ``wall`` divided by the number of submissions: each stage of a job (mean
     over the jobs), the job's time outside its stages, the executor's time outside the jobs (fork
     server, zygote, template course, reference probes, starting and reaping the workers; with one
-    worker only), the merge after the jobs (each result is merged as its job ends, in this process,
-    while the next job runs: see "merge while grading"), the report, and the rest of the command
-    (interpreter start, imports, the similarity check).
+    worker only), the merge (the similarity check runs beside it), the report, and the rest of the
+    command (interpreter start, imports).
     """
     from grader.job import STAGES
 
@@ -156,7 +155,7 @@ def profile(wall: float, timings: dict) -> list[tuple[str, float]]:
     in_jobs = sum(j["seconds"] for j in jobs)
     rows.append(("the job outside its stages", (in_jobs - sum(t for _, t in rows) * n) / n))
     rows.append(("executor outside the jobs", (run["jobs"] - in_jobs) / n))
-    rows.append(("merge after the jobs", run.get("merge", 0.0) / n))
+    rows.append(("merge", run["merge"] / n))
     rows.append(("report (statuses, read-back, grades.csv)", run["report"] / n))
     rows.append(("command start, imports, similarity, rest",
                  (wall - run["jobs"] - run["merge"] - run["report"]) / n))
@@ -278,8 +277,6 @@ def main() -> None:
     for name, seconds in profile(t_one, timings_one):
         print(f"  {name:<42} {seconds:12.3f} {seconds / (t_one / n):6.1%}")
     print(f"  {'total':<42} {t_one / n:12.3f} {1:6.1%}")
-    print(f"  (merged while the jobs ran, in the command's process: "
-          f"{timings_one['run'].get('merge while grading', 0.0) / n:.3f} s per submission)")
     if not agree:
         diff = {k: (s_plain.get(k), s_one.get(k), s_many.get(k), (s_dask or {}).get(k))
                 for k in s_plain if len({s_plain.get(k), s_one.get(k), s_many.get(k)}) > 1}

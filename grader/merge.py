@@ -1,5 +1,5 @@
 """The merge: each job's outcome into the course's gradebook, ``autograded/`` and ``feedback/``,
-once per submission, as its job ends (:class:`Merger`) or for a list of outcomes (:func:`merge`)."""
+once per submission, after every job of the run has ended (:func:`merge`, one :class:`Merger`)."""
 
 from __future__ import annotations
 
@@ -32,8 +32,10 @@ def merge(results: list[Result], course: Course) -> None:
 
 class Merger:
     """The course gradebook open for a run's merge: :meth:`add` merges one outcome (see
-    :func:`merge`), committed at once, so a run merges each submission as its job ends, while the
-    other jobs run, and an interrupted run keeps every submission merged so far whole."""
+    :func:`merge`), committed at once, so that an interrupted merge keeps every submission merged
+    so far whole. Never while a student's kernel runs: the merge writes files the sandbox hides
+    (the gradebook and its journal, ``autograded/``, ``feedback/``), and a kernel started meanwhile
+    would find them half-written or not hidden yet."""
 
     def __init__(self, course: Course):
         self.course = course

@@ -17,7 +17,7 @@ from pathlib import Path
 from . import gradebook, report
 from .course import Course
 from .distributed import run_jobs_on_cluster
-from .merge import Merger
+from .merge import merge
 from .pool import run_jobs
 from .releases import generate_releases, record_assignments
 from .types import GRADED, Job, Options, Result, unknown_assignment
@@ -52,15 +52,14 @@ def grade_course(course: Course, submitted: Path, opts: Options, *, release: boo
     here, once. ``found`` is what :func:`scan` found in ``submitted``, if the caller scanned it.
     Without ``release``, an assignment the gradebook does not know yet (a fresh clone has no
     ``gradebook.db``) is recorded in it before any grading (:func:`record_assignments`).
-    Each result is merged (:class:`grader.merge.Merger`) and its status recorded as its job ends,
-    while the other jobs run. ``timings``, if given, gets the seconds of the run's parts:
-    ``"jobs"`` (the executor, every job), ``"merge"`` (what is merged after the jobs: submissions of
-    unknown assignments), ``"merge while grading"`` (inside ``"jobs"``) and ``"report"``
-    (statuses, read-back, ``grades.csv``). ``started``: the local executor's processes started
-    earlier (:mod:`grader.prestart`), which it takes over. ``alongside``, if given,
-    is called in a thread of its own while the jobs run (once the releases are made), and waited
-    for before ``grades.csv`` is written: the similarity check, whose flags the report then shows.
-    It must not touch what the merge writes, but for the submissions of students graded earlier.
+    ``timings``, if given, gets the seconds of the run's parts: ``"jobs"`` (the executor, every
+    job), ``"merge"`` and ``"report"`` (statuses, read-back, ``grades.csv``). ``started``: the
+    local executor's processes started earlier (:mod:`grader.prestart`), which it takes over.
+    ``alongside``, if given,
+    is called in a thread of its own once the jobs have ended, beside the merge, and waited for
+    before ``grades.csv`` is written: the similarity check, whose flags the report then shows. It
+    must not touch what the merge writes (it reads ``autograded/`` only for students graded in
+    earlier runs).
     """
     timings = {} if timings is None else timings
     assignments = course.assignments()
@@ -74,39 +73,30 @@ def grade_course(course: Course, submitted: Path, opts: Options, *, release: boo
         if added:
             print(f"The gradebook did not know {', '.join(added)}: recorded from solutions/, as "
                   "nbgrader generate_assignment does (exercises/ left as it is).")
-    beside = _Beside(alongside)
     begin = time.perf_counter()
-    results, work_root = [], None
-    merged = {"while grading": 0.0}
-    with Merger(course) as merger:
-
-        def merge_one(result: Result) -> None:  # as each job ends, while the others run
-            start = time.perf_counter()
-            merger.add(result)
-            report.save_status([result], course.root / report.STATUS_FILE)
-            merged["while grading"] += time.perf_counter() - start
-            if progress is not None:
-                progress(result)
-
-        try:
-            if jobs and client is not None:
-                results, work_root = run_jobs_on_cluster(jobs, course, opts, client, merge_one,
-                                                         released=release)
-            elif jobs:
-                results, work_root = run_jobs(jobs, course, opts, merge_one, released=release,
-                                              started=started)
-            timings["jobs"] = time.perf_counter() - begin
-            begin = time.perf_counter()
-            for result in unknown:
-                merger.add(result)
-            results += unknown
-            timings["merge"] = time.perf_counter() - begin
-            timings["merge while grading"] = merged["while grading"]
-        finally:
-            if work_root is not None and keep_work:
-                print(f"Scratch folders kept in {work_root}")
-            elif work_root is not None:
-                shutil.rmtree(work_root, ignore_errors=True)
+    if not jobs:
+        results, work_root = [], None
+    elif client is not None:
+        results, work_root = run_jobs_on_cluster(jobs, course, opts, client, progress,
+                                                 released=release)
+    else:
+        results, work_root = run_jobs(jobs, course, opts, progress, released=release,
+                                      started=started)
+    timings["jobs"] = time.perf_counter() - begin
+    results += unknown
+    # Only now, with no student's kernel left running: the merge and the similarity check write
+    # the course's private files (gradebook.db and its journal, autograded/, feedback/,
+    # similarity*), which a kernel started meanwhile would find half-written or not yet hidden.
+    beside = _Beside(alongside)
+    try:
+        begin = time.perf_counter()
+        merge(results, course)
+        timings["merge"] = time.perf_counter() - begin
+    finally:
+        if work_root is not None and keep_work:
+            print(f"Scratch folders kept in {work_root}")
+        elif work_root is not None:
+            shutil.rmtree(work_root, ignore_errors=True)
     beside.join()
     begin = time.perf_counter()
     report.save_status(results, course.root / report.STATUS_FILE)
