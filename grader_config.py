@@ -61,7 +61,7 @@ c.PerDayLatePenalty.grace_minutes = 15
 c.PerDayLatePenalty.fraction_per_day = 0.10
 c.PerDayLatePenalty.zero_after_days = 7
 
-# Similar submissions (python -m grader similarity, also run beside the jobs of make grade;
+# Similar submissions (python -m grader similarity, also run by make grade, beside its merge;
 # grader/similarity.py): a pair of an assignment's submissions is flagged for a person to look at
 # when this share of either student's own code (the release's code and code many students share left
 # out) is found in the other's, and they share at least min_overlap characters of normalised code.

@@ -220,7 +220,7 @@ def _grade(args, course: Course, submitted: Path, opts, started) -> int:
     timings: dict = {}
     status, said = [0], []
 
-    def similarity() -> None:  # while the jobs run; grades.csv is then written once, with the flags
+    def similarity() -> None:  # beside the merge; grades.csv is then written once, with the flags
         status[0] = _compare(course, submitted, course.assignments(), args.csv, quiet=True,
                              say=said.append)
 

@@ -11,8 +11,7 @@ Jobs travel in chunks, a few per worker thread, so that a worker builds its scra
 chunk rather than once per submission. A worker that dies mid-chunk is handled by Dask: the
 scheduler gives the chunk to another worker (up to ``distributed.scheduler.allowed-failures``
 times); a chunk that still fails comes back as ``failed`` for each of its submissions, with the
-reason. Nothing is merged twice: the instructor's process merges each submission's one result as
-its chunk comes back (:func:`grader.scheduler.grade_course`).
+reason. Nothing is merged twice: the merge runs after all chunks are in, one result per submission.
 
 A worker needs the course package installed (``pip install .`` of this repository, or its image)
 and, for the full sandbox, to run as root or as a user with unprivileged user namespaces; see

@@ -89,7 +89,7 @@ def test_the_table_shows_scores_lateness_failures_and_a_count_per_status():
 
 
 def test_what_runs_alongside_the_jobs_runs_in_its_own_thread_and_its_error_is_raised():
-    """The similarity check of ``make grade`` runs beside the jobs (scheduler._Beside): in a thread
+    """The similarity check of ``make grade`` runs beside the merge (scheduler._Beside): in a thread
     of its own, waited for before the report, and an error in it is raised in the run, not lost."""
     import threading
 
