@@ -1,5 +1,5 @@
 """The merge: each job's outcome into the course's gradebook, ``autograded/`` and ``feedback/``,
-once per submission, after every job of the run has ended (:func:`merge`, one :class:`Merger`)."""
+once per submission, after every job of the run is in."""
 
 from __future__ import annotations
 
@@ -25,104 +25,79 @@ def merge(results: list[Result], course: Course) -> None:
     submission is removed, or, when a person already graded parts of it, its autograded scores are
     cleared and flagged for manual grading so the manual work is not lost.
     """
-    with Merger(course) as merger:
+    with gradebook.open_gradebook(course.root / "gradebook.db") as gb:
+        roster = {s.id for s in gb.students if s.first_name or s.last_name or s.email}
+        late = gradebook.late_penalties(course)
         for r in results:
-            merger.add(r)
-
-
-class Merger:
-    """The course gradebook open for a run's merge: :meth:`add` merges one outcome (see
-    :func:`merge`), committed at once, so that an interrupted merge keeps every submission merged
-    so far whole. Never while a student's kernel runs: the merge writes files the sandbox hides
-    (the gradebook and its journal, ``autograded/``, ``feedback/``), and a kernel started meanwhile
-    would find them half-written or not hidden yet."""
-
-    def __init__(self, course: Course):
-        self.course = course
-
-    def __enter__(self) -> Merger:
-        self._gb = gradebook.open_gradebook(self.course.root / "gradebook.db")
-        self.gb = self._gb.__enter__()
-        self.roster = {s.id for s in self.gb.students if s.first_name or s.last_name or s.email}
-        self.late = gradebook.late_penalties(self.course)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._gb.__exit__(*exc)
-
-    def add(self, r: Result) -> None:
-        """Merge one job's outcome ``r`` into the course (and add to ``r.findings`` what it found:
-        a student off the roster, a grade cell the course gradebook does not know)."""
-        course = self.course
-        if self.roster and r.student not in self.roster:
-            r.findings.append(f"{r.student} is not on the roster: add them to students.csv "
-                              "and import it (make roster)")
-            if r.status == GRADED:
-                r.status, r.reason = REVIEW, "not on the roster"
-        folder = course.root / "autograded" / r.student / r.assignment
-        old_answers = _answers(folder)
-        try:
-            existing = self.gb.find_submission(r.assignment, r.student)
-        except gradebook.MissingEntry:
-            existing = None
-        for kind in ("autograded", "feedback"):
-            shutil.rmtree(course.root / kind / r.student / r.assignment, ignore_errors=True)
-        if r.status == FAILED:
-            if existing is not None and _has_manual_work(existing):
-                for nb in existing.notebooks:
-                    for grade in nb.grades:
-                        grade.auto_score = None
-                        grade.needs_manual_grade = True
-                self.gb.db.commit()
-                r.findings.append("the manual grades of an earlier grading are kept; its "
-                                  "autograded scores were cleared")
-            elif existing is not None:
-                self.gb.remove_submission(r.assignment, r.student)
-            return
-        job_dir = Path(r.job_dir)
-        new_answers = _answers(job_dir / "autograded" / r.student / r.assignment)
-        self.gb.update_or_create_student(r.student)
-        sub = self.gb.update_or_create_submission(r.assignment, r.student,
-                                                  timestamp=r.timestamp or None)
-        with gradebook.open_gradebook(job_dir / "gradebook.db") as job_gb:
-            job_sub = job_gb.find_submission(r.assignment, r.student)
-            for job_nb in job_sub.notebooks:
-                changed = old_answers.get(job_nb.name) != new_answers.get(job_nb.name)
-                for job_grade in job_nb.grades:
-                    try:
-                        grade = self.gb.find_grade(job_grade.name, job_nb.name,
-                                                   r.assignment, r.student)
-                    except gradebook.MissingEntry:
-                        r.findings.append(f"{job_nb.name}/{job_grade.name}: not in the "
-                                          "course gradebook (run make release)")
-                        continue
-                    before = grade.auto_score
-                    grade.auto_score = job_grade.auto_score
-                    if grade.manual_score is not None:
-                        grade.needs_manual_grade = (changed or before != job_grade.auto_score)
-                    else:
-                        grade.needs_manual_grade = job_grade.needs_manual_grade
-                for job_comment in job_nb.comments:
-                    try:
-                        comment = self.gb.find_comment(job_comment.name, job_nb.name,
-                                                       r.assignment, r.student)
-                    except gradebook.MissingEntry:
-                        continue
-                    comment.auto_comment = job_comment.auto_comment
-        self.gb.db.commit()
-        self.gb.db.expire_all()
-        for nb in sub.notebooks:
-            nb.late_submission_penalty = self.late(r.student, nb, sub.total_seconds_late)
-        self.gb.db.commit()
-        for kind in ("autograded", "feedback"):
-            src = job_dir / kind / r.student / r.assignment
-            if r.job_dir and src.is_dir():
-                dest = course.root / kind / r.student / r.assignment
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                # symlinks=True: a link the student's code left behind is copied as a link,
-                # never followed with the grader's rights.
-                shutil.copytree(src, dest, symlinks=True, ignore=shutil.ignore_patterns(
-                    ".kernel-connection.json", ".ipynb_checkpoints"))
+            if roster and r.student not in roster:
+                r.findings.append(f"{r.student} is not on the roster: add them to students.csv "
+                                  "and import it (make roster)")
+                if r.status == GRADED:
+                    r.status, r.reason = REVIEW, "not on the roster"
+            folder = course.root / "autograded" / r.student / r.assignment
+            old_answers = _answers(folder)
+            try:
+                existing = gb.find_submission(r.assignment, r.student)
+            except gradebook.MissingEntry:
+                existing = None
+            for kind in ("autograded", "feedback"):
+                shutil.rmtree(course.root / kind / r.student / r.assignment, ignore_errors=True)
+            if r.status == FAILED:
+                if existing is not None and _has_manual_work(existing):
+                    for nb in existing.notebooks:
+                        for grade in nb.grades:
+                            grade.auto_score = None
+                            grade.needs_manual_grade = True
+                    gb.db.commit()
+                    r.findings.append("the manual grades of an earlier grading are kept; its "
+                                      "autograded scores were cleared")
+                elif existing is not None:
+                    gb.remove_submission(r.assignment, r.student)
+                continue
+            job_dir = Path(r.job_dir)
+            new_answers = _answers(job_dir / "autograded" / r.student / r.assignment)
+            gb.update_or_create_student(r.student)
+            sub = gb.update_or_create_submission(r.assignment, r.student,
+                                                 timestamp=r.timestamp or None)
+            with gradebook.open_gradebook(job_dir / "gradebook.db") as job_gb:
+                job_sub = job_gb.find_submission(r.assignment, r.student)
+                for job_nb in job_sub.notebooks:
+                    changed = old_answers.get(job_nb.name) != new_answers.get(job_nb.name)
+                    for job_grade in job_nb.grades:
+                        try:
+                            grade = gb.find_grade(job_grade.name, job_nb.name, r.assignment,
+                                                  r.student)
+                        except gradebook.MissingEntry:
+                            r.findings.append(f"{job_nb.name}/{job_grade.name}: not in the "
+                                              "course gradebook (run make release)")
+                            continue
+                        before = grade.auto_score
+                        grade.auto_score = job_grade.auto_score
+                        if grade.manual_score is not None:
+                            grade.needs_manual_grade = (changed or before != job_grade.auto_score)
+                        else:
+                            grade.needs_manual_grade = job_grade.needs_manual_grade
+                    for job_comment in job_nb.comments:
+                        try:
+                            comment = gb.find_comment(job_comment.name, job_nb.name,
+                                                      r.assignment, r.student)
+                        except gradebook.MissingEntry:
+                            continue
+                        comment.auto_comment = job_comment.auto_comment
+            gb.db.commit()
+            gb.db.expire_all()
+            for nb in sub.notebooks:
+                nb.late_submission_penalty = late(r.student, nb, sub.total_seconds_late)
+            gb.db.commit()
+            for kind in ("autograded", "feedback"):
+                src = job_dir / kind / r.student / r.assignment
+                if r.job_dir and src.is_dir():
+                    dest = course.root / kind / r.student / r.assignment
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    # symlinks=True: a link the student's code left behind is copied as a link,
+                    # never followed with the grader's rights.
+                    shutil.copytree(src, dest, symlinks=True, ignore=shutil.ignore_patterns(
+                        ".kernel-connection.json", ".ipynb_checkpoints"))
 
 
 def _has_manual_work(submission) -> bool:
