@@ -36,6 +36,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,10 @@ import numpy as np
 from . import cells, sandbox, zygote
 
 PROBE_FILE = "probes.json"
+# Runs of the probe process before its questions count as failed when it leaves no readable result:
+# a process that dies before writing one for a reason of the machine (once seen in a benchmark run,
+# a correct submission then scoring 0) is run again; an answer that crashes it fails both times.
+ATTEMPTS = 2
 
 
 def load_probes(source_dir: Path) -> dict | None:
@@ -80,7 +85,8 @@ def run(nb, probes: list[dict], workdir: Path, slot: sandbox.Slot, setup: str = 
     ``setup`` (the declaration's ``"setup"``) runs after the answer code. Every cell, the setup and
     every probe get ``slot.timeout`` seconds; the process as a whole gets the sum, or ``budget``
     seconds if that is less (what is left of the job's time, so that answers that loop in every
-    probe cost their questions, not the whole submission).
+    probe cost their questions, not the whole submission). A process that leaves no readable
+    result is run once more (:data:`ATTEMPTS`) within the same time.
     """
     cell_timeout = slot.timeout
     workdir.mkdir(parents=True, exist_ok=True)
@@ -93,31 +99,42 @@ def run(nb, probes: list[dict], workdir: Path, slot: sandbox.Slot, setup: str = 
          "probes": [{k: p[k] for k in ("call", "args", "kwargs") if k in p} for p in probes]}))
     sandbox.prepare(workdir.parent, workdir, slot)
     config = workdir.parent / "sandbox.json"
-    try:
-        _run_sandboxed(slot, config, workdir, timeout)
-    except (subprocess.TimeoutExpired, TimeoutError):
-        return [{"error": f"the probes timed out after {timeout:g} s"} for _ in probes]
-    finally:
-        slot.kill()
     out = workdir / "probe-output.json"
-    try:
-        results = json.loads(out.read_text(encoding="utf-8"))
-        if not isinstance(results, list) or len(results) != len(probes):
-            raise ValueError("wrong number of results")
-        return results
-    except (OSError, ValueError):
-        return [{"error": "the probe process gave no readable result"} for _ in probes]
+    deadline = time.monotonic() + timeout
+    for attempt in range(ATTEMPTS):
+        out.unlink(missing_ok=True)
+        left = deadline - time.monotonic()
+        if attempt and left < 1.0:
+            break
+        try:
+            status = _run_sandboxed(slot, config, workdir, left)
+        except (subprocess.TimeoutExpired, TimeoutError):
+            return [{"error": f"the probes timed out after {timeout:g} s"} for _ in probes]
+        finally:
+            slot.kill()
+        try:
+            results = json.loads(out.read_text(encoding="utf-8"))
+            if isinstance(results, list) and len(results) == len(probes):
+                return results
+        except (OSError, ValueError):
+            pass
+    why = f" (exit status {status})" if status else ""
+    return [{"error": f"the probe process gave no readable result{why}"} for _ in probes]
 
 
-def _run_sandboxed(slot: sandbox.Slot, config: Path, workdir: Path, timeout: float) -> None:
+def _run_sandboxed(slot: sandbox.Slot, config: Path, workdir: Path, timeout: float) -> int:
     """The probe process of ``config``: forked by the slot's zygote and waited for here, or, without
-    a zygote (or when it cannot be reached), started the direct way as a subprocess."""
-    if slot.zygote and zygote.run(slot.zygote, str(config), ["--probe"], timeout) is not None:
-        return
+    a zygote (or when it cannot be reached), started the direct way as a subprocess. Returns its
+    exit status."""
+    if slot.zygote:
+        status = zygote.run(slot.zygote, str(config), ["--probe"], timeout)
+        if status is not None:
+            return status
     argv = sandbox.Slot(slot.number, slot.limits, slot.timeout).argv(config, ["--probe"])
-    subprocess.run(argv, check=False, cwd=workdir, timeout=timeout, stdin=subprocess.DEVNULL,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    return subprocess.run(argv, check=False, cwd=workdir, timeout=timeout,
+                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL,
+                          env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}).returncode
 
 
 def agrees(result: dict, reference: dict, probe: dict) -> bool:
