@@ -35,6 +35,7 @@ kernel, and must not import the rest of the grader.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import resource
@@ -155,12 +156,24 @@ def _mask(private: list[tuple[str, str]], keep: list[str]) -> None:
             os.rmdir(stage)
 
 
-def _hide(paths: list[str]) -> None:
+def _hide(paths: list[str], tries: int = 5) -> None:
+    """Cover each of ``paths``: a folder by an empty tmpfs, a file by ``/dev/null``.
+
+    The course's private files change while kernels start (the grader replaces its status file,
+    for one): a name that is missing at the moment of the mount is looked up again, and covered if
+    it is back, skipped if it is gone (there is nothing left to hide then).
+    """
     for path in paths:
-        if os.path.isdir(path):
-            _mount("none", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
-        elif os.path.exists(path):
-            _mount("/dev/null", path, flags=MS_BIND)
+        for attempt in range(tries):
+            try:
+                if os.path.isdir(path):
+                    _mount("none", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
+                elif os.path.exists(path):
+                    _mount("/dev/null", path, flags=MS_BIND)
+                break
+            except OSError as exc:
+                if exc.errno != errno.ENOENT or attempt == tries - 1:
+                    raise
 
 
 def _mount_setattr(path: str, recursive: bool, *, set_rdonly: bool) -> None:

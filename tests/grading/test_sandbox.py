@@ -119,3 +119,61 @@ def test_a_lease_that_cannot_be_met_says_why(tmp_path, monkeypatch):
     monkeypatch.setattr(sandbox, "SLOT_COUNT", 3)
     with pytest.raises(RuntimeError, match="grading slots are free"), sandbox.lease_slots(4):
         pass
+
+
+def _hide_with(tmp_path, monkeypatch, on_mount):
+    """kernel_launcher._hide on one private file, with mount(2) replaced by ``on_mount``."""
+    from grader import kernel_launcher
+
+    path = tmp_path / ".grader-status.json"
+    path.write_text("{}")
+    mounted = []
+
+    def fake_mount(source, target, fstype=None, flags=0, data=None):
+        on_mount(path, len(mounted))
+        mounted.append((source, target))
+
+    monkeypatch.setattr(kernel_launcher, "_mount", fake_mount)
+    kernel_launcher._hide([str(path)])
+    return mounted
+
+
+def _enoent(what):
+    import errno
+
+    return OSError(errno.ENOENT, f"mount /dev/null on {what}: No such file or directory")
+
+
+def test_a_private_file_replaced_while_it_is_hidden_is_still_hidden(tmp_path, monkeypatch):
+    """The grader replaces its status file while kernels start: a mount that finds the name
+    missing for a moment is tried again, and the file ends up covered."""
+    calls = []
+
+    def replaced_once(path, n):
+        calls.append(n)
+        if len(calls) == 1:
+            raise _enoent(path)
+
+    assert _hide_with(tmp_path, monkeypatch, replaced_once) == [
+        ("/dev/null", str(tmp_path / ".grader-status.json"))]
+    assert len(calls) == 2
+
+
+def test_a_private_file_that_is_gone_is_skipped_not_fatal(tmp_path, monkeypatch):
+    """A file deleted between the look and the mount has nothing left to hide: the kernel starts."""
+    def deleted(path, n):
+        path.unlink()
+        raise _enoent(path)
+
+    assert _hide_with(tmp_path, monkeypatch, deleted) == []
+
+
+def test_other_mount_errors_still_stop_the_kernel(tmp_path, monkeypatch):
+    """Only a missing name is retried: a refused mount is not a reason to start unhidden."""
+    import errno
+
+    def refused(path, n):
+        raise OSError(errno.EPERM, "mount: Operation not permitted")
+
+    with pytest.raises(OSError, match="not permitted"):
+        _hide_with(tmp_path, monkeypatch, refused)
