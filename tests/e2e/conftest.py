@@ -131,8 +131,8 @@ def grading(course, tmp_path_factory):
 class Lab:
     """A running `make lab`: its URLs, and the environment its server (and so its kernels) got."""
 
-    def __init__(self, base: str, env: dict[str, str]):
-        self.base, self.env = base, env
+    def __init__(self, base: str, env: dict[str, str], log: Path):
+        self.base, self.env, self.log = base, env, log
 
     def url(self, path: str) -> str:
         return f"{self.base}/{path.lstrip('/')}?token={TOKEN}"
@@ -155,7 +155,29 @@ def lab(course, tmp_path_factory) -> Lab:
     """`make lab` in the copy, started from a shell like a student's (no MPLBACKEND of ours)."""
     state = tmp_path_factory.mktemp("lab")
     with serve_lab(course, state, TOKEN, settings=LAB_SETTINGS) as (base, proc):
-        yield Lab(base, _server_env(proc))
+        yield Lab(base, _server_env(proc), state / "lab.log")
+
+
+def _tail(path: Path, lines: int = 60) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError as exc:
+        return f"({exc})"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed browser test's report ends with the server's log (a kernel that died, a server
+    error) and the background grading's, which the screenshot cannot show."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    funcargs = getattr(item, "funcargs", {})
+    if isinstance(funcargs.get("lab"), Lab):
+        report.sections.append(("JupyterLab server log (end)", _tail(funcargs["lab"].log)))
+    if isinstance(funcargs.get("grading"), Grading):
+        report.sections.append(("background grading log (end)", _tail(funcargs["grading"].log)))
 
 
 @pytest.fixture

@@ -77,6 +77,10 @@ def wait_notebook(page, name):
 
 
 def menu(page, top, item):
+    dialog = page.locator(".jp-Dialog")
+    if dialog.count():
+        shown = dialog.first.inner_text()
+        raise AssertionError(f"a dialog is open before the {top} menu: {shown!r}")
     page.locator(".lm-MenuBar-item", has_text=top).first.click()
     # A menu item's accessible name ends with its shortcut, if any ("Interrupt Kernel I, I").
     page.get_by_role("menuitem", name=re.compile(rf"^{re.escape(item)}( |$)")).click()
@@ -111,8 +115,35 @@ def run_from_menu(page, item, select=None, then=None, tries=3):
                 raise
 
 
+def queue(page, cell, select, tries=3):
+    """Make sure ``cell`` is queued or running. A Shift+Enter pressed as the Run menu closes may be
+    lost (the notebook need not have the focus back yet), and the cell would never run. A queued
+    cell shows "[*]:" at once, so the key is pressed again only for a cell that shows "[ ]:"."""
+    prompt = cell.locator(".jp-InputPrompt").first
+    for _ in range(tries):
+        try:
+            page.wait_for_function(r"el => /^\[(\*|\d+)\]:$/.test(el.textContent.trim())",
+                                   arg=prompt.element_handle(), timeout=5_000)
+            return
+        except PlaywrightTimeoutError:
+            select()
+            page.keyboard.press("Shift+Enter")
+    raise AssertionError(f"the cell never started: its prompt is {prompt.inner_text()!r}")
+
+
 def cell_containing(nb, text):
     return nb.locator(".jp-CodeCell", has=nb.page.locator(".jp-InputArea", has_text=text)).first
+
+
+def state(page, nb, cell) -> str:
+    """What the notebook shows: the cell's prompt, the kernel's status, an open dialog."""
+    prompt = cell.locator(".jp-InputPrompt").first.inner_text().strip()
+    status = nb.locator(".jp-Notebook-ExecutionIndicator").first.get_attribute("data-status")
+    prompts = [p.strip() for p in nb.locator(".jp-CodeCell .jp-InputPrompt").all_inner_texts()]
+    dialog = page.locator(".jp-Dialog")
+    shown = dialog.first.inner_text() if dialog.count() else "none"
+    return (f"its prompt {prompt!r}, the kernel {status!r}, every prompt {prompts}, "
+            f"dialog {shown!r}, errors {tracebacks(nb)}")
 
 
 def tracebacks(nb) -> list[str]:
@@ -189,9 +220,14 @@ def test_student_trains_the_playground_with_its_controls(page, lab, course, shot
             page.keyboard.press("Escape")
 
         run_from_menu(page, "Run All Above Selected Cell", select=select, then="Shift+Enter")
+        queue(page, cell, select)
 
         train = cell.get_by_role("button", name="Train")
-        train.wait_for(timeout=180_000)
+        try:
+            train.wait_for(timeout=180_000)
+        except PlaywrightTimeoutError:
+            shown = state(page, nb, cell)
+            raise AssertionError(f"the playground shows no Train button: {shown}") from None
         output = cell.locator(".widget-output")
         # The live figure of the first training.
         output.locator("img[src^='data:image/png']").first.wait_for(timeout=180_000)
