@@ -24,7 +24,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-__all__ = ["hint", "quiet", "strict", "warnings_to_stdout"]
+__all__ = ["describe_quadratic", "hint", "quiet", "strict", "warnings_to_stdout"]
 
 
 @contextmanager
@@ -160,3 +160,70 @@ def hint(message, width=76):
         raise TypeError(f"width must be a positive int, got {width!r}")
     return "\n".join(textwrap.fill(line, width, break_long_words=False, break_on_hyphens=False)
                      if line.strip() else line for line in message.split("\n"))
+
+
+_TERMS = ("X1**2", "X2**2", "X1 * X2", "X1", "X2", "")
+
+
+def describe_quadratic(X, f, digits=3):
+    """The quadratic polynomial of two inputs that ``f`` equals on ``X``, as text, or ``None``.
+
+    With g(z) = z**2 a single-layer network of two inputs computes a quadratic polynomial of X1 and
+    X2, whatever its weights. A test whose target is such a polynomial can then tell a student what
+    their weights compute ("0.5 X1**2 + 0.5 X2**2") instead of only how far off it is.
+
+    Parameters
+    ----------
+    X : array_like of shape (n_samples, 2)
+        The inputs; at least 6 samples in general position.
+    f : array_like of shape (n_samples,)
+        The values at ``X``.
+    digits : int, default 3
+        Significant digits of each coefficient.
+
+    Returns
+    -------
+    str or None
+        The polynomial, terms with coefficients below 1e-9 (relative) left out ("0" if all are),
+        or ``None`` if no quadratic polynomial fits ``f`` (or ``f`` is not finite).
+
+    Raises
+    ------
+    ValueError
+        If ``X`` is not of shape (n_samples, 2) with at least 6 samples, or ``f`` not of shape
+        (n_samples,).
+
+    Examples
+    --------
+    >>> X = np.random.default_rng(0).uniform(-3, 3, size=(20, 2))
+    >>> describe_quadratic(X, 0.5 * X[:, 0] ** 2 + 0.5 * X[:, 1] ** 2)
+    '0.5 X1**2 + 0.5 X2**2'
+    >>> describe_quadratic(X, 4 * X[:, 0] * X[:, 1] - 1)
+    '4 X1 * X2 - 1'
+    >>> describe_quadratic(X, np.exp(X[:, 0])) is None
+    True
+    """
+    X = np.asarray(X, dtype=float)
+    f = np.asarray(f, dtype=float)
+    if X.ndim != 2 or X.shape[1] != 2 or X.shape[0] < 6:
+        raise ValueError(f"X must have shape (n_samples, 2) with n_samples >= 6, got {X.shape}")
+    if f.shape != (X.shape[0],):
+        raise ValueError(f"f must have shape ({X.shape[0]},) like X's rows, got {f.shape}")
+    if not np.all(np.isfinite(f)):
+        return None
+    x1, x2 = X[:, 0], X[:, 1]
+    design = np.column_stack([x1 ** 2, x2 ** 2, x1 * x2, x1, x2, np.ones_like(x1)])
+    coef, *_ = np.linalg.lstsq(design, f, rcond=None)
+    if not np.allclose(design @ coef, f, rtol=1e-7, atol=1e-9 * max(1.0, np.abs(f).max())):
+        return None
+    scale = max(np.abs(coef).max(), 1e-300)
+    text = ""
+    for c, term in zip(coef, _TERMS):
+        if abs(c) <= 1e-9 * scale:
+            continue
+        number = f"{abs(c):.{digits}g}"
+        if term and number == "1":
+            number = ""
+        body = f"{number} {term}".strip()
+        text += (" - " if c < 0 else " + ") + body if text else ("-" if c < 0 else "") + body
+    return text or "0"

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from coursekit import REPO
 
-from nnlib.testing import quiet, strict
+from nnlib.testing import describe_quadratic, quiet, strict
 
 NOTEBOOKS = sorted(list((REPO / "solutions").glob("*/*.ipynb"))
                    + list((REPO / "exercises").glob("*/*.ipynb")))
@@ -108,3 +108,45 @@ def test_warnings_to_stdout_leaves_strict_alone():
             warnings.warn("careful", RuntimeWarning, stacklevel=1)
     finally:
         warnings.showwarning = saved
+
+
+# describe_quadratic -----------------------------------------------------------------------------
+QX = np.random.default_rng(3).uniform(-3, 3, size=(50, 2))
+
+
+@pytest.mark.parametrize(("coef", "text"), [
+    ((0.5, 0.5, 0, 0, 0, 0), "0.5 X1**2 + 0.5 X2**2"),
+    ((0, 0, 4, 0, 0, 0), "4 X1 * X2"),
+    ((1, -1, 0, 0, 0, 0), "X1**2 - X2**2"),
+    ((-1, 0, 0, 2, 0, 0.25), "-X1**2 + 2 X1 + 0.25"),
+    ((0, 0, 0, 0, -3, -1), "-3 X2 - 1"),
+    ((0, 0, 0, 0, 0, 0), "0"),
+])
+def test_describe_quadratic_names_each_term_of_the_polynomial(coef, text):
+    x1, x2 = QX[:, 0], QX[:, 1]
+    f = np.column_stack([x1 ** 2, x2 ** 2, x1 * x2, x1, x2, np.ones_like(x1)]) @ np.array(coef)
+    assert describe_quadratic(QX, f) == text
+
+
+def test_describe_quadratic_of_a_network_with_square_activation():
+    """The slide's product network computes X1 * X2 up to rounding: no spurious tiny terms."""
+    x1, x2 = QX[:, 0], QX[:, 1]
+    f = 0.25 * (x1 + x2) ** 2 - 0.25 * (x1 - x2) ** 2
+    assert describe_quadratic(QX, f) == "X1 * X2"
+
+
+@pytest.mark.parametrize("f", [np.exp(QX[:, 0]), QX[:, 0] ** 3, np.where(QX[:, 0] > 0, 1.0, np.nan)])
+def test_describe_quadratic_is_none_for_what_no_quadratic_fits(f):
+    assert describe_quadratic(QX, f) is None
+
+
+@pytest.mark.parametrize(("X", "f", "name"), [
+    (QX[:, 0], QX[:, 0], "X"),
+    (np.ones((5, 2)), np.ones(5), "X"),
+    (np.ones((10, 3)), np.ones(10), "X"),
+    (QX, QX[:10, 0], "f"),
+    (QX, QX, "f"),
+])
+def test_describe_quadratic_rejects_shapes_by_name(X, f, name):
+    with pytest.raises(ValueError, match=rf"^{name} must have shape"):
+        describe_quadratic(X, f)
