@@ -101,6 +101,52 @@ def test_02_forward_pass_with_untransposed_weights_explains_the_shape_mismatch()
     assert "X of shape (2, 3) and W of shape (2, 3)" in message and "transpose" in message, message
 
 
+@pytest.mark.parametrize(("body", "named", "not_named"), [
+    # the output bias forgotten
+    ("    Z = X @ W.T + w0\n    return g(Z) @ beta\n", "your f has no output bias beta0 (", "hidden"),
+    # the hidden biases forgotten
+    ("    return beta0 + g(X @ W.T) @ beta\n", "your f has no hidden biases w0 (", "output bias"),
+    # both
+    ("    return g(X @ W.T) @ beta\n", "no output bias beta0 and no hidden biases w0", "W[k, j]"),
+])
+def test_02_forward_pass_without_a_bias_is_told_which(tmp_path, body, named, not_named):
+    failed = failures(with_answer(tmp_path, "02_single_layer", "single_layer", (
+        "def single_layer(X, W, w0, beta, beta0, g):\n"
+        "    X, W, w0, beta = (np.asarray(a, dtype=float) for a in (X, W, w0, beta))\n" + body)))
+    message = failed["test_forward_general"]
+    assert named in message and not_named not in message, message
+
+
+def test_02_forward_pass_with_the_weights_misread_still_points_at_w(tmp_path):
+    """A wrong pass with both biases in place is not told a bias is missing."""
+    failed = failures(with_answer(tmp_path, "02_single_layer", "single_layer", (
+        "def single_layer(X, W, w0, beta, beta0, g):\n"
+        "    X, W = np.asarray(X, dtype=float), np.asarray(W, dtype=float)\n"
+        "    Z = X @ W[:, ::-1].T + w0  # the inputs in the wrong order\n"
+        "    return beta0 + g(Z) @ beta\n")))
+    message = failed["test_forward_general"]
+    assert "W[k, j] multiply input j" in message and "has no" not in message, message
+
+
+@pytest.mark.parametrize(("grade_id", "answer", "told"), [
+    ("weights_product", "W_prod = np.array([[1.0, 1.0], [1.0, -1.0]])\nw0_prod = np.zeros(2)\n"
+     "beta_prod = np.array([1.0, -1.0])\nbeta0_prod = 0.0\n", "f(X) = 4 X1 * X2, not X1 * X2"),
+    ("weights_product", "W_prod = np.array([[1.0, 1.0], [1.0, -1.0]])\nw0_prod = np.zeros(2)\n"
+     "beta_prod = np.array([0.25, 0.25])\nbeta0_prod = 0.0\n",
+     "f(X) = 0.5 X1**2 + 0.5 X2**2, not X1 * X2"),
+    ("weights_squares", "W_sq = np.eye(2)\nw0_sq = np.zeros(2)\nbeta_sq = np.array([0.5, 0.5])\n"
+     "beta0_sq = 0.0\n", "f(X) = 0.5 X1**2 + 0.5 X2**2, not X1**2 + X2**2"),
+    ("weights_squares", "W_sq = np.ones((2, 2))\nw0_sq = np.zeros(2)\nbeta_sq = np.array([0.5, 0.5])\n"
+     "beta0_sq = 0.0\n", "f(X) = X1**2 + X2**2 + 2 X1 * X2, not X1**2 + X2**2"),
+    ("weights_squares", "W_sq = np.eye(2)\nw0_sq = np.ones(2)\nbeta_sq = np.ones(2)\n"
+     "beta0_sq = 0.0\n", "f(X) = X1**2 + X2**2 + 2 X1 + 2 X2 + 2, not"),
+])
+def test_02_weights_for_a_polynomial_are_told_what_they_compute(tmp_path, grade_id, answer, told):
+    test = {"weights_product": "test_product", "weights_squares": "test_squares"}[grade_id]
+    failed = failures(with_answer(tmp_path, "02_single_layer", grade_id, answer))
+    assert set(failed) == {test} and told in failed[test], failed
+
+
 def test_02_squared_error_that_changes_its_input_loses_the_points(tmp_path):
     failed = failures(with_answer(tmp_path, "02_single_layer", "squared_error", (
         "def squared_error(y, f):\n"
