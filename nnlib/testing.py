@@ -218,7 +218,7 @@ def describe_quadratic(X, f, digits=3):
         return None
     scale = max(np.abs(coef).max(), 1e-300)
     text = ""
-    for c, term in zip(coef, _TERMS):
+    for c, term in zip(coef, _TERMS, strict=True):
         if abs(c) <= 1e-9 * scale:
             continue
         number = f"{abs(c):.{digits}g}"

@@ -103,7 +103,8 @@ def test_02_forward_pass_with_untransposed_weights_explains_the_shape_mismatch()
 
 @pytest.mark.parametrize(("body", "named", "not_named"), [
     # the output bias forgotten
-    ("    Z = X @ W.T + w0\n    return g(Z) @ beta\n", "your f has no output bias beta0 (", "hidden"),
+    ("    Z = X @ W.T + w0\n    return g(Z) @ beta\n", "your f has no output bias beta0 (",
+     "hidden"),
     # the hidden biases forgotten
     ("    return beta0 + g(X @ W.T) @ beta\n", "your f has no hidden biases w0 (", "output bias"),
     # both
@@ -136,8 +137,9 @@ def test_02_forward_pass_with_the_weights_misread_still_points_at_w(tmp_path):
      "f(X) = 0.5 X1**2 + 0.5 X2**2, not X1 * X2"),
     ("weights_squares", "W_sq = np.eye(2)\nw0_sq = np.zeros(2)\nbeta_sq = np.array([0.5, 0.5])\n"
      "beta0_sq = 0.0\n", "f(X) = 0.5 X1**2 + 0.5 X2**2, not X1**2 + X2**2"),
-    ("weights_squares", "W_sq = np.ones((2, 2))\nw0_sq = np.zeros(2)\nbeta_sq = np.array([0.5, 0.5])\n"
-     "beta0_sq = 0.0\n", "f(X) = X1**2 + X2**2 + 2 X1 * X2, not X1**2 + X2**2"),
+    ("weights_squares", "W_sq = np.ones((2, 2))\nw0_sq = np.zeros(2)\n"
+     "beta_sq = np.array([0.5, 0.5])\nbeta0_sq = 0.0\n",
+     "f(X) = X1**2 + X2**2 + 2 X1 * X2, not X1**2 + X2**2"),
     ("weights_squares", "W_sq = np.eye(2)\nw0_sq = np.ones(2)\nbeta_sq = np.ones(2)\n"
      "beta0_sq = 0.0\n", "f(X) = X1**2 + X2**2 + 2 X1 + 2 X2 + 2, not"),
 ])

@@ -135,7 +135,8 @@ def test_describe_quadratic_of_a_network_with_square_activation():
     assert describe_quadratic(QX, f) == "X1 * X2"
 
 
-@pytest.mark.parametrize("f", [np.exp(QX[:, 0]), QX[:, 0] ** 3, np.where(QX[:, 0] > 0, 1.0, np.nan)])
+@pytest.mark.parametrize("f", [np.exp(QX[:, 0]), QX[:, 0] ** 3,
+                               np.where(QX[:, 0] > 0, 1.0, np.nan)])
 def test_describe_quadratic_is_none_for_what_no_quadratic_fits(f):
     assert describe_quadratic(QX, f) is None
 
