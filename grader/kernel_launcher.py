@@ -159,9 +159,10 @@ def _mask(private: list[tuple[str, str]], keep: list[str]) -> None:
 def _hide(paths: list[str], tries: int = 5) -> None:
     """Cover each of ``paths``: a folder by an empty tmpfs, a file by ``/dev/null``.
 
-    The course's private files change while kernels start (the grader replaces its status file,
-    for one): a name that is missing at the moment of the mount is looked up again, and covered if
-    it is back, skipped if it is gone (there is nothing left to hide then).
+    A private file can be replaced while a kernel starts (another command writing the course
+    while the feedback service grades; the grader's own merge once did): a name that is missing at
+    the moment of the mount is looked up again, and covered if it is back, skipped if it is gone
+    (there is nothing left to hide then).
     """
     for path in paths:
         for attempt in range(tries):

@@ -76,10 +76,14 @@ def wait_notebook(page, name):
     return nb
 
 
-def menu(page, top, item):
+def open_dialog(page) -> str | None:
+    """The text of the dialog JupyterLab shows over the page, if any."""
     dialog = page.locator(".jp-Dialog")
-    if dialog.count():
-        shown = dialog.first.inner_text()
+    return dialog.first.inner_text() if dialog.count() else None
+
+
+def menu(page, top, item):
+    if (shown := open_dialog(page)) is not None:
         raise AssertionError(f"a dialog is open before the {top} menu: {shown!r}")
     page.locator(".lm-MenuBar-item", has_text=top).first.click()
     # A menu item's accessible name ends with its shortcut, if any ("Interrupt Kernel I, I").
@@ -140,10 +144,8 @@ def state(page, nb, cell) -> str:
     prompt = cell.locator(".jp-InputPrompt").first.inner_text().strip()
     status = nb.locator(".jp-Notebook-ExecutionIndicator").first.get_attribute("data-status")
     prompts = [p.strip() for p in nb.locator(".jp-CodeCell .jp-InputPrompt").all_inner_texts()]
-    dialog = page.locator(".jp-Dialog")
-    shown = dialog.first.inner_text() if dialog.count() else "none"
     return (f"its prompt {prompt!r}, the kernel {status!r}, every prompt {prompts}, "
-            f"dialog {shown!r}, errors {tracebacks(nb)}")
+            f"dialog {open_dialog(page)!r}, errors {tracebacks(nb)}")
 
 
 def tracebacks(nb) -> list[str]:
