@@ -1,7 +1,8 @@
 """The course's and each job's nbgrader gradebook: the one module that opens one.
 
 Everything else asks here: :func:`open_gradebook` (by path), what the course gradebook knows
-(:func:`unknown_assignments`, :func:`read_due_dates`, :func:`read_prior`, :func:`submissions`), the
+(:func:`unknown_assignments`, :func:`read_due_dates`, :func:`read_prior`, :func:`submissions`), one
+submission's grades and comments (:func:`submission_cells`), the
 template's copy without students (:func:`copy_without_students`), the late penalties of the course's
 plugin (:func:`late_penalties`, :func:`refresh_late_penalties`) and the read-back of the scores into
 the results (:func:`read_back`).
@@ -12,7 +13,17 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import (
+    Assignment,
+    BaseCell,
+    Comment,
+    Grade,
+    Gradebook,
+    MissingEntry,
+    Notebook,
+    SubmittedAssignment,
+    SubmittedNotebook,
+)
 from nbgrader.preprocessors import AssignLatePenalties
 
 from . import patches
@@ -30,6 +41,29 @@ def open_gradebook(db: Path) -> Gradebook:
     """
     patches.in_process_alembic()
     return Gradebook(f"sqlite:///{db}")
+
+
+def submission_cells(gb: Gradebook, assignment: str, student: str) -> tuple[dict, dict]:
+    """The grades and the comments of ``student``'s submission of ``assignment`` in ``gb``.
+
+    Returns ``{(notebook, cell name): Grade}`` and ``{(notebook, cell name): Comment}``, nbgrader's
+    own rows (to read or change, then commit), each fetched in one query; both empty when there is
+    no such submission. The same rows as ``gb.find_grade`` and ``gb.find_comment`` give (a grade of
+    a grade or task cell, a comment of a solution or task cell), without a query per cell.
+    """
+
+    def rows(model):
+        return (gb.db.query(model, Notebook.name, BaseCell.name)
+                .join(BaseCell, BaseCell.id == model.cell_id)
+                .join(SubmittedNotebook, SubmittedNotebook.id == model.notebook_id)
+                .join(Notebook, Notebook.id == SubmittedNotebook.notebook_id)
+                .join(SubmittedAssignment,
+                      SubmittedAssignment.id == SubmittedNotebook.assignment_id)
+                .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)
+                .filter(Assignment.name == assignment, SubmittedAssignment.student_id == student))
+
+    return ({(nb, cell): grade for grade, nb, cell in rows(Grade)},
+            {(nb, cell): comment for comment, nb, cell in rows(Comment)})
 
 
 def unknown_assignments(course: Course, assignments: list[str]) -> list[str]:

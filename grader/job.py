@@ -81,10 +81,10 @@ def grade_job(job: Job, course: Course, template: Path, job_dir: Path, slot: san
                 result.reason = failure
                 return result
             with _timed(result, "read grades"):
-                read_grades(job, scratch, result)
+                kernel = read_grades(job, scratch, result)
             left = opts.job_timeout - (time.perf_counter() - start) - FEEDBACK_RESERVE
             with _timed(result, "probes"):
-                probe(job, course, scratch, slot, reference, result,
+                probe(job, course, scratch, slot, reference, result, kernel,
                       budget=max(left, MIN_PROBE_BUDGET))
             with _timed(result, "feedback"):
                 feedback(api, job, scratch, opts.max_output_chars)
@@ -178,21 +178,34 @@ def autograde(job: Job, scratch: Scratch, slot: sandbox.Slot, opts: Options, pri
     return api, ""
 
 
-def read_grades(job: Job, scratch: Scratch, result: Result) -> None:
-    """The scores of the job's gradebook into ``result``."""
+def read_grades(job: Job, scratch: Scratch, result: Result) -> dict:
+    """The job's gradebook into ``result``: the scores, and what the merge copies into the course
+    gradebook (``result.cells``). Returns grade_id -> (the autograder's score, a person's manual
+    score or None), the kernel's verdict that the clean-room check judges (:func:`probe`)."""
     with gradebook.open_gradebook(scratch.job_dir / "gradebook.db") as gb:
         sub = gb.find_submission(job.assignment, job.student)
-        for nb in sub.notebooks:
+        grades, comments = gradebook.submission_cells(gb, job.assignment, job.student)
+        for nb in sub.notebooks:  # in the gradebook's order, as the reports list them
             for grade in nb.grades:
                 result.grades[grade.name] = [float(grade.score), float(grade.max_score)]
         result.score, result.max_score = float(sub.score), float(sub.max_score)
+        result.cells = {
+            "grades": [[nb, cell, g.auto_score, bool(g.needs_manual_grade)]
+                       for (nb, cell), g in sorted(grades.items())],
+            "comments": [[nb, cell, c.auto_comment] for (nb, cell), c in sorted(comments.items())],
+        }
+        return {cell: (float(g.auto_score or 0.0), g.manual_score)
+                for (_, cell), g in grades.items()}
 
 
 def probe(job: Job, course: Course, scratch: Scratch, slot: sandbox.Slot, reference: list,
-          result: Result, budget: float | None = None) -> None:
+          result: Result, kernel: dict, budget: float | None = None) -> None:
     """Re-run the hidden checks outside the kernel; a question they disagree on is scored 0.
 
-    ``budget``: seconds the probe process may take at most (see :func:`probes.run`).
+    ``kernel``: grade_id -> (the autograder's score, a person's manual score or None), as
+    :func:`read_grades` returns it. The clean-room check judges the kernel's verdict only: a manual
+    score is a person's decision (entered in the formgrader before this regrade) and is never
+    overruled. ``budget``: seconds the probe process may take at most (see :func:`probes.run`).
     """
 
     spec = probes.load_probes(course.solutions / job.assignment)
@@ -201,7 +214,6 @@ def probe(job: Job, course: Course, scratch: Scratch, slot: sandbox.Slot, refere
     student_nb = nbformat.read(scratch.dest / f"{spec['notebook']}.ipynb", as_version=4)
     got = probes.run(student_nb, spec["probes"], scratch.job_dir / "probe", slot,
                      setup=spec["setup"], budget=budget)
-    kernel = _kernel_scores(scratch.job_dir / "gradebook.db", job)
     overruled = {}
     for one, mine, ref in zip(spec["probes"], got, reference, strict=False):
         gid = one["grade_id"]
@@ -218,21 +230,12 @@ def probe(job: Job, course: Course, scratch: Scratch, slot: sandbox.Slot, refere
                                    f"{stands}")
     if overruled:
         _overrule(scratch.job_dir / "gradebook.db", job, overruled)
+        for row in result.cells["grades"]:
+            if row[1] in overruled:
+                row[2] = 0.0
         for gid, manual in overruled.items():
             result.grades[gid][0] = 0.0 if manual is None else float(manual)
         result.score = sum(s for s, _ in result.grades.values())
-
-
-def _kernel_scores(db: Path, job: Job) -> dict:
-    """grade_id -> (the autograder's score, a person's manual score or None) in the job's gradebook.
-
-    The clean-room check judges the kernel's verdict only: a manual score is a person's decision
-    (entered in the formgrader before this regrade) and is never overruled.
-    """
-    with gradebook.open_gradebook(db) as gb:
-        sub = gb.find_submission(job.assignment, job.student)
-        return {g.name: (float(g.auto_score or 0.0), g.manual_score)
-                for nb in sub.notebooks for g in nb.grades}
 
 
 def feedback(api, job: Job, scratch: Scratch, max_chars: int) -> None:

@@ -26,7 +26,8 @@ def merge(results: list[Result], course: Course) -> None:
     cleared and flagged for manual grading so the manual work is not lost.
     """
     with gradebook.open_gradebook(course.root / "gradebook.db") as gb:
-        roster = {s.id for s in gb.students if s.first_name or s.last_name or s.email}
+        students = {s.id: s for s in gb.students}
+        roster = {sid for sid, s in students.items() if s.first_name or s.last_name or s.email}
         late = gradebook.late_penalties(course)
         for r in results:
             if roster and r.student not in roster:
@@ -34,65 +35,53 @@ def merge(results: list[Result], course: Course) -> None:
                                   "and import it (make roster)")
                 if r.status == GRADED:
                     r.status, r.reason = REVIEW, "not on the roster"
-            folder = course.root / "autograded" / r.student / r.assignment
-            old_answers = _answers(folder)
+            if r.status != FAILED and r.cells is None:
+                r.status = FAILED
+                r.reason = "the job sent back no grades (a worker of another grader version?)"
             try:
                 existing = gb.find_submission(r.assignment, r.student)
             except gradebook.MissingEntry:
                 existing = None
-            for kind in ("autograded", "feedback"):
-                shutil.rmtree(course.root / kind / r.student / r.assignment, ignore_errors=True)
             if r.status == FAILED:
-                if existing is not None and _has_manual_work(existing):
-                    for nb in existing.notebooks:
-                        for grade in nb.grades:
-                            grade.auto_score = None
-                            grade.needs_manual_grade = True
-                    gb.db.commit()
-                    r.findings.append("the manual grades of an earlier grading are kept; its "
-                                      "autograded scores were cleared")
-                elif existing is not None:
-                    gb.remove_submission(r.assignment, r.student)
+                _merge_failed(gb, r, existing)
+                for kind in ("autograded", "feedback"):
+                    shutil.rmtree(course.root / kind / r.student / r.assignment,
+                                  ignore_errors=True)
                 continue
-            job_dir = Path(r.job_dir)
-            new_answers = _answers(job_dir / "autograded" / r.student / r.assignment)
-            gb.update_or_create_student(r.student)
+            if r.student not in students:
+                students[r.student] = gb.update_or_create_student(r.student)
             sub = gb.update_or_create_submission(r.assignment, r.student,
                                                  timestamp=r.timestamp or None)
-            with gradebook.open_gradebook(job_dir / "gradebook.db") as job_gb:
-                job_sub = job_gb.find_submission(r.assignment, r.student)
-                for job_nb in job_sub.notebooks:
-                    changed = old_answers.get(job_nb.name) != new_answers.get(job_nb.name)
-                    for job_grade in job_nb.grades:
-                        try:
-                            grade = gb.find_grade(job_grade.name, job_nb.name, r.assignment,
-                                                  r.student)
-                        except gradebook.MissingEntry:
-                            r.findings.append(f"{job_nb.name}/{job_grade.name}: not in the "
-                                              "course gradebook (run make release)")
-                            continue
-                        before = grade.auto_score
-                        grade.auto_score = job_grade.auto_score
-                        if grade.manual_score is not None:
-                            grade.needs_manual_grade = (changed or before != job_grade.auto_score)
-                        else:
-                            grade.needs_manual_grade = job_grade.needs_manual_grade
-                    for job_comment in job_nb.comments:
-                        try:
-                            comment = gb.find_comment(job_comment.name, job_nb.name,
-                                                      r.assignment, r.student)
-                        except gradebook.MissingEntry:
-                            continue
-                        comment.auto_comment = job_comment.auto_comment
-            gb.db.commit()
-            gb.db.expire_all()
+            # fetched after update_or_create_submission, whose commit expires what was loaded
+            grades, comments = gradebook.submission_cells(gb, r.assignment, r.student)
+            changed = _changed_notebooks(course, r, grades)
+            for nb, cell, auto_score, needs_manual_grade in r.cells["grades"]:
+                grade = grades.get((nb, cell))
+                if grade is None:
+                    r.findings.append(f"{nb}/{cell}: not in the course gradebook (run make "
+                                      "release)")
+                    continue
+                before = grade.auto_score
+                grade.auto_score = auto_score
+                if grade.manual_score is not None:
+                    grade.needs_manual_grade = nb in changed or before != auto_score
+                else:
+                    grade.needs_manual_grade = needs_manual_grade
+            for nb, cell, text in r.cells["comments"]:
+                if (nb, cell) in comments:
+                    comments[(nb, cell)].auto_comment = text
+            # the notebooks' scores (SQL column properties) read again with the new grades, even
+            # if nbgrader's update above left them loaded
+            gb.db.flush()
             for nb in sub.notebooks:
+                gb.db.expire(nb)
                 nb.late_submission_penalty = late(r.student, nb, sub.total_seconds_late)
             gb.db.commit()
             for kind in ("autograded", "feedback"):
-                src = job_dir / kind / r.student / r.assignment
+                dest = course.root / kind / r.student / r.assignment
+                shutil.rmtree(dest, ignore_errors=True)
+                src = Path(r.job_dir) / kind / r.student / r.assignment
                 if r.job_dir and src.is_dir():
-                    dest = course.root / kind / r.student / r.assignment
                     dest.parent.mkdir(parents=True, exist_ok=True)
                     # symlinks=True: a link the student's code left behind is copied as a link,
                     # never followed with the grader's rights.
@@ -100,14 +89,40 @@ def merge(results: list[Result], course: Course) -> None:
                         ".kernel-connection.json", ".ipynb_checkpoints"))
 
 
-def _has_manual_work(submission) -> bool:
-    """Whether a person graded or commented any part of ``submission`` in the formgrader."""
-    for nb in submission.notebooks:
-        if any(g.manual_score is not None or g.extra_credit for g in nb.grades):
-            return True
-        if any(c.manual_comment for c in nb.comments):
-            return True
-    return False
+def _merge_failed(gb, r: Result, existing) -> None:
+    """A failed job leaves no stale autograder score: its submission is removed, or, when a person
+    already graded parts of it, its autograded scores are cleared and flagged for manual grading."""
+    if existing is None:
+        return
+    grades, comments = gradebook.submission_cells(gb, r.assignment, r.student)
+    if _has_manual_work(grades, comments):
+        for grade in grades.values():
+            grade.auto_score = None
+            grade.needs_manual_grade = True
+        gb.db.commit()
+        r.findings.append("the manual grades of an earlier grading are kept; its autograded "
+                          "scores were cleared")
+    else:
+        gb.remove_submission(r.assignment, r.student)
+
+
+def _changed_notebooks(course: Course, r: Result, grades: dict) -> set[str]:
+    """The notebooks whose answers differ from the ones graded before (in ``autograded/``), among
+    those with a manual grade; only these need reading, and a regrade flags their manual grades
+    for another look."""
+    manual = {nb for (nb, _), grade in grades.items() if grade.manual_score is not None}
+    if not manual:
+        return set()
+    old = _answers(course.root / "autograded" / r.student / r.assignment)
+    new = _answers(Path(r.job_dir) / "autograded" / r.student / r.assignment)
+    return {nb for nb in manual if old.get(nb) != new.get(nb)}
+
+
+def _has_manual_work(grades: dict, comments: dict) -> bool:
+    """Whether a person graded or commented any part of a submission in the formgrader, given its
+    rows (:func:`grader.gradebook.submission_cells`)."""
+    return (any(g.manual_score is not None or g.extra_credit for g in grades.values())
+            or any(c.manual_comment for c in comments.values()))
 
 
 def _answers(folder: Path) -> dict:

@@ -43,6 +43,10 @@ class Result:
     # the stages the job reached. For the benchmark's profile; never part of a grade.
     timings: dict = field(default_factory=dict)
     job_dir: str = ""
+    # What the job's gradebook holds for the merge (grader.job.read_grades, after the clean-room
+    # check): {"grades": [[notebook, cell, auto_score, needs_manual_grade], ...],
+    #  "comments": [[notebook, cell, auto_comment], ...]}; None until the job has graded.
+    cells: dict | None = None
     timestamp: str = ""  # the submission's timestamp.txt, as nbgrader's `submit` wrote it
     # Filled from the course gradebook after the merge, so that grades.csv says what the formgrader
     # shows: the score after the late penalty, the raw score, lateness, pending manual grading.
