@@ -42,6 +42,7 @@ import resource
 import shutil
 import signal
 import sys
+import tempfile
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
 MS_BIND, MS_MOVE, MS_REC, MS_PRIVATE = 0x1000, 0x2000, 0x4000, 0x40000
@@ -143,9 +144,10 @@ def _mask(private: list[tuple[str, str]], keep: list[str]) -> None:
         done.add(folder)
         inside = _outermost(k for k in keep if _under(k, folder))
         stages = []
-        for i, path in enumerate(inside):
-            stage = os.path.join(STAGE, f".grader-stage-{i}")
-            os.makedirs(stage, exist_ok=True)
+        for path in inside:
+            # A name of its own: the first stages are made in the machine's STAGE, which every
+            # sandbox starting at the same moment shares (one start's rmdir removed another's).
+            stage = tempfile.mkdtemp(prefix=".grader-stage-", dir=STAGE)
             _mount(path, stage, flags=MS_BIND | MS_REC)
             stages.append((stage, path))
         size = "256m" if mode == "1777" else "64k"  # the folders a kernel may write, or not

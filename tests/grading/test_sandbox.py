@@ -55,6 +55,36 @@ def test_private_tmp_binds_back_what_lives_under_tmp():
         shutil.rmtree(other)
 
 
+@pytest.mark.skipif(not ROOT, reason="mount namespaces need root and unshare")
+def test_sandboxes_starting_at_the_same_moment_do_not_break_each_other():
+    """Kernels and probes start side by side (two workers, Dask chunks): each binds back what it
+    keeps through a folder in the machine's /dev/shm, which they all share. Sharing one name
+    there once failed one start in three ("the kernel died" for a correct submission)."""
+    from grader.kernel_launcher import STAGE
+
+    keep = Path(tempfile.mkdtemp(prefix="course-clone-", dir="/tmp"))
+    (keep / "marker").write_text("venv")
+    code = ("import os; from grader.kernel_launcher import _private_tmp; "
+            f"_private_tmp([{str(keep)!r}]); print(os.path.exists({str(keep / 'marker')!r}))")
+    before = {p.name for p in Path(STAGE).iterdir()}
+    failed = []
+    try:
+        for _ in range(3):
+            starts = [subprocess.Popen(["unshare", "-m", "--propagation", "private",
+                                        sys.executable, "-c", code], cwd=sandbox.CODE_ROOTS[0],
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                      for _ in range(12)]
+            for start in starts:
+                out, err = start.communicate(timeout=60)
+                if start.returncode or out.strip() != "True":
+                    failed.append((err.strip().splitlines() or [out])[-1])
+    finally:
+        shutil.rmtree(keep)
+    assert not failed, f"{len(failed)} of 36 sandboxes started together failed: {failed[:3]}"
+    left = {p.name for p in Path(STAGE).iterdir()} - before
+    assert not {n for n in left if n.startswith(".grader-stage")}, f"left behind in {STAGE}: {left}"
+
+
 def test_grading_kernels_run_single_threaded_without_the_graders_secrets():
     """Parallel kernels on shared cores: spinning BLAS threads would inflate timed tests' CPU."""
     from grader.kernel_launcher import kernel_env
