@@ -11,7 +11,9 @@ wall-clock times, the ratios, and whether every student got the same score every
 
 It reports the pipeline's time per submission with one worker as a multiple of the floor (targets:
 at most 4x for the fixture quiz, 3x for 01_activations, 2x for 06_mlp; the long-run goal 1.5x), and
-the speed-up of 2 workers over 1 (target: at least 1.85x on 2 cores), each met or missed, and where
+the speed-up of 2 workers over 1 (target: at least 1.85x on 2 cores), each met or missed, that
+speed-up split as Amdahl would (the jobs alone against the rest of the run, which more workers
+cannot shorten), and where
 the 1-worker run's time per submission goes: each job's stages as its worker timed them
 (``python -m grader run --timings``, see ``grader.job.STAGES``), the executor and the merge, and the
 rest of the command, as the mean seconds per submission and their share of the whole.
@@ -240,7 +242,7 @@ def main() -> None:
             make_course(root, args.n, a_name)
         t_auto, t_plain, s_plain = plain(courses["plain"], a_name)
         t_one, s_one, timings_one = pipeline(courses["one"], 1)
-        t_many, s_many, _ = pipeline(courses["many"], args.workers)
+        t_many, s_many, timings_many = pipeline(courses["many"], args.workers)
         t_floor = floor(courses["one"])
         t_dask, s_dask = (None, None)
         if not args.no_dask:
@@ -264,6 +266,12 @@ def main() -> None:
           f"long-run goal <= {FLOOR_GOAL:g}x: {verdict(multiple <= FLOOR_GOAL)})")
     print(f"{args.workers} workers against 1 worker:                      {t_one / t_many:.2f}x "
           f"(target >= {SCALING_TARGET:g}x: {verdict(t_one / t_many >= SCALING_TARGET)})")
+    # Amdahl's split: what more workers can shorten (the executor, every job) and what they cannot
+    # (interpreter, imports, releases, the merge, the report), both measured in the runs above
+    jobs_one, jobs_many = timings_one["run"]["jobs"], timings_many["run"]["jobs"]
+    print(f"  the jobs alone (the executor), {args.workers} against 1:           "
+          f"{jobs_one / jobs_many:.2f}x ({jobs_one:.1f} s, {jobs_many:.1f} s); the rest of the "
+          f"run, which workers cannot share: {t_one - jobs_one:.1f} s, {t_many - jobs_many:.1f} s")
     if t_dask is not None:
         print(f"2-worker Dask cluster against 1 local worker:       {t_one / t_dask:.2f}x")
     print(f"pipeline ({args.workers} workers) vs plain autograde + feedback:  "
@@ -278,8 +286,9 @@ def main() -> None:
         print(f"  {name:<42} {seconds:12.3f} {seconds / (t_one / n):6.1%}")
     print(f"  {'total':<42} {t_one / n:12.3f} {1:6.1%}")
     if not agree:
-        diff = {k: (s_plain.get(k), s_one.get(k), s_many.get(k), (s_dask or {}).get(k))
-                for k in s_plain if len({s_plain.get(k), s_one.get(k), s_many.get(k)}) > 1}
+        runs = [s_plain, s_one, s_many] + ([s_dask] if s_dask is not None else [])
+        diff = {k: tuple(run.get(k) for run in runs)
+                for k in set().union(*runs) if len({run.get(k) for run in runs}) > 1}
         print(f"disagreements (plain, 1 worker, many, dask): {diff}")
 
 

@@ -89,7 +89,8 @@ def _unpack(data: bytes, dest: Path) -> None:
 
 
 def _products(result: Result) -> bytes:
-    """What the merge needs of a job: its gradebook, ``autograded/`` and ``feedback/``."""
+    """What the instructor's side reads of a job: ``autograded/`` and ``feedback/`` (the merge), its
+    gradebook (the feedback service's page)."""
     job_dir = Path(result.job_dir)
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:

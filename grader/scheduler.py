@@ -53,7 +53,8 @@ def grade_course(course: Course, submitted: Path, opts: Options, *, release: boo
     Without ``release``, an assignment the gradebook does not know yet (a fresh clone has no
     ``gradebook.db``) is recorded in it before any grading (:func:`record_assignments`).
     ``timings``, if given, gets the seconds of the run's parts: ``"jobs"`` (the executor, every
-    job), ``"merge"`` and ``"report"`` (statuses, read-back, ``grades.csv``). ``started``: the
+    job), ``"merge"``, ``"alongside"`` (waiting for ``alongside`` after the merge) and ``"report"``
+    (statuses, read-back, ``grades.csv``). ``started``: the
     local executor's processes started earlier (:mod:`grader.prestart`), which it takes over.
     ``alongside``, if given,
     is called in a thread of its own once the jobs have ended, beside the merge, and waited for
@@ -97,7 +98,9 @@ def grade_course(course: Course, submitted: Path, opts: Options, *, release: boo
             print(f"Scratch folders kept in {work_root}")
         elif work_root is not None:
             shutil.rmtree(work_root, ignore_errors=True)
+    begin = time.perf_counter()
     beside.join()
+    timings["alongside"] = time.perf_counter() - begin
     begin = time.perf_counter()
     report.save_status(results, course.root / report.STATUS_FILE)
     gradebook.read_back(results, course)
