@@ -38,12 +38,8 @@ def merge(results: list[Result], course: Course) -> None:
             if r.status != FAILED and r.cells is None:
                 r.status = FAILED
                 r.reason = "the job sent back no grades (a worker of another grader version?)"
-            try:
-                existing = gb.find_submission(r.assignment, r.student)
-            except gradebook.MissingEntry:
-                existing = None
             if r.status == FAILED:
-                _merge_failed(gb, r, existing)
+                _merge_failed(gb, r)
                 for kind in ("autograded", "feedback"):
                     shutil.rmtree(course.root / kind / r.student / r.assignment,
                                   ignore_errors=True)
@@ -89,10 +85,12 @@ def merge(results: list[Result], course: Course) -> None:
                         ".kernel-connection.json", ".ipynb_checkpoints"))
 
 
-def _merge_failed(gb, r: Result, existing) -> None:
+def _merge_failed(gb, r: Result) -> None:
     """A failed job leaves no stale autograder score: its submission is removed, or, when a person
     already graded parts of it, its autograded scores are cleared and flagged for manual grading."""
-    if existing is None:
+    try:
+        gb.find_submission(r.assignment, r.student)
+    except gradebook.MissingEntry:
         return
     grades, comments = gradebook.submission_cells(gb, r.assignment, r.student)
     if _has_manual_work(grades, comments):

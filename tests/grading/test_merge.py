@@ -33,6 +33,7 @@ def course(tmp_path):
         gb.add_grade_cell("q1", "nb", "hw", max_score=2, cell_type="code")
         gb.add_grade_cell("q2", "nb", "hw", max_score=3, cell_type="code")
         gb.add_solution_cell("a2", "nb", "hw")
+        gb.add_task_cell("t3", "nb", "hw", max_score=1, cell_type="markdown")
         gb.add_student("ann", first_name="Ann", last_name="A")
         gb.add_student("bob", first_name="Bob", last_name="B")
     return Course(root)
@@ -61,7 +62,7 @@ def _grades(course: Course, student: str) -> dict:
         sub = gb.find_submission("hw", student)
         nb = sub.notebooks[0]
         return {"grades": {g.name: (g.auto_score, g.manual_score, g.needs_manual_grade)
-                           for g in nb.grades},
+                           for g in nb.grades if g.name != "t3"},
                 "comment": gb.find_comment("a2", "nb", "hw", student).auto_comment,
                 "score": sub.score, "penalty": nb.late_submission_penalty,
                 "late": sub.total_seconds_late}
@@ -162,3 +163,21 @@ def test_a_student_off_the_roster_is_kept_and_flagged(course, tmp_path):
     merge([result], course)
     assert result.status == REVIEW and "not on the roster" in result.findings[0]
     assert _grades(course, "cyd")["score"] == 2.0
+
+
+def test_a_submissions_rows_are_the_ones_nbgrader_finds(course, tmp_path):
+    """submission_cells, the merge's one query per table, gives every grade (of a grade or a task
+    cell) and every comment (of a solution or a task cell) that find_grade and find_comment give,
+    and nothing else; nothing for a submission that does not exist."""
+    from grader import gradebook
+
+    merge([_job(tmp_path, "ann", 2.0, 1.5), _job(tmp_path, "bob", 0.0, 3.0)], course)
+    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}") as gb:
+        grades, comments = gradebook.submission_cells(gb, "hw", "ann")
+        assert set(grades) == {("nb", "q1"), ("nb", "q2"), ("nb", "t3")}
+        assert set(comments) == {("nb", "a2"), ("nb", "t3")}
+        for (nb, cell), grade in grades.items():
+            assert grade.id == gb.find_grade(cell, nb, "hw", "ann").id
+        for (nb, cell), comment in comments.items():
+            assert comment.id == gb.find_comment(cell, nb, "hw", "ann").id
+        assert gradebook.submission_cells(gb, "hw", "cyd") == ({}, {})
