@@ -331,15 +331,11 @@ def _seed_job_gradebook(db: Path, job: Job, prior: dict) -> None:
         gb.update_or_create_student(job.student)
         sub = gb.update_or_create_submission(job.assignment, job.student)
         sub.extension = prior.get("extension")
-        for (nb, name), (manual, extra) in prior.get("grades", {}).items():
-            try:
-                grade = gb.find_grade(name, nb, job.assignment, job.student)
-            except gradebook.MissingEntry:
-                continue
-            grade.manual_score, grade.extra_credit = manual, extra
-        for (nb, name), text in prior.get("comments", {}).items():
-            try:
-                gb.find_comment(name, nb, job.assignment, job.student).manual_comment = text
-            except gradebook.MissingEntry:
-                continue
+        grades, comments = gradebook.submission_cells(gb, job.assignment, job.student)
+        for key, (manual, extra) in prior.get("grades", {}).items():
+            if key in grades:  # a cell the release no longer has is left out
+                grades[key].manual_score, grades[key].extra_credit = manual, extra
+        for key, text in prior.get("comments", {}).items():
+            if key in comments:
+                comments[key].manual_comment = text
         gb.db.commit()
