@@ -244,6 +244,13 @@ def test_release_and_fetch_feedback_reach_the_students(cls):
     bob_page = next((homes["bob"] / "ann-course" / ASSIGNMENT / "feedback").rglob("*.html"))
     bob_page = bob_page.read_text()
     assert "Close: look at the sign of z." in bob_page, "the instructor's comment did not reach bob"
+    # the job starts from what a person entered: alice's page counts her manual grades
+    alice_page = next((homes["alice"] / "ann-course" / ASSIGNMENT / "feedback").rglob("*.html"))
+    shown = re.search(r"\(Score: ([0-9.]+) / ([0-9.]+)\)", alice_page.read_text())
+    row = _rows(course / "grades.csv")[("alice", ASSIGNMENT)]
+    assert shown and float(shown.group(1)) == pytest.approx(float(row["score"])), (
+        f"alice's feedback page shows {shown and shown.group(0)}, the gradebook {row['score']}: "
+        "the manual grades did not reach the job that rendered it")
 
 
 def test_report_rewrites_grades_csv_from_the_gradebook(cls):
