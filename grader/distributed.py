@@ -226,7 +226,7 @@ class ClusterExecutor:
         self._futures.clear()
         shutil.rmtree(self.work_root, ignore_errors=True)
 
-    def warm(self) -> None:
+    def warm(self, stop=None) -> None:
         """Nothing to warm here: each job's chunk runs its reference probes on its worker."""
 
     @property

@@ -129,10 +129,14 @@ class LocalExecutor:
         """Jobs queued or running."""
         return len(self._pending) + len(self._running)
 
-    def warm(self) -> None:
+    def warm(self, stop=None) -> None:
         """Run every assignment's reference probes now (otherwise the first job of each pays for
-        them): a long-running service does it at start, not in a deadline's rush."""
+        them): a long-running service does it at start, not in a deadline's rush. ``stop``, if
+        given, is asked before each assignment; once it returns true the rest is left to the
+        first job of each (a service told to stop does not finish warming up first)."""
         for assignment in self.assignments:
+            if stop is not None and stop():
+                return
             if assignment not in self._refs and self._free:
                 self._refs[assignment] = reference_probes(self.course, self.template, assignment,
                                                           self._free[0])

@@ -142,7 +142,7 @@ class Service:
             sources = self._sources()
             executor = current.enter_context(self._executor())
             self._note_scratch(executor)
-            executor.warm()
+            executor.warm(stop=lambda: self.stopping)
             self.feedback_dir = pages.ensure_feedback_dir(self.exchange_course)
             for entry in self.inbox.recover():
                 self.log.info("%s: to grade again: the service stopped while grading it",
@@ -163,7 +163,7 @@ class Service:
                     fresh = ExitStack()
                     try:
                         rebuilt = fresh.enter_context(self._executor())
-                        rebuilt.warm()
+                        rebuilt.warm(stop=lambda: self.stopping)
                     except Exception as exc:  # noqa: BLE001 - e.g. a notebook saved half-edited: keep serving
                         fresh.close()
                         self.log.error("solutions/ changed, but nbgrader cannot build the course "

@@ -479,3 +479,21 @@ def test_it_does_not_start_where_kernels_cannot_be_sandboxed(course):
                               text=True, timeout=300, check=False)
     assert accepted.returncode == 0 and "sandbox: none" in accepted.stdout, (
         accepted.stdout + accepted.stderr)
+
+
+def test_a_stop_during_the_warm_up_ends_it_before_the_next_assignment(monkeypatch):
+    """The service warms every assignment's reference probes at start and after a change of
+    solutions/ (seconds each under load); a hub that stops it meanwhile must not wait for all of
+    them: ``warm`` asks ``stop`` before each assignment."""
+    from grader import pool
+    from grader.types import Options
+
+    done = []
+    monkeypatch.setattr(pool, "reference_probes",
+                        lambda course, template, assignment, slot: done.append(assignment) or [])
+    executor = pool.LocalExecutor(None, Options(), ["a1", "a2", "a3"])
+    executor._free = ["a slot"]
+    executor.warm(stop=lambda: len(done) >= 1)
+    assert done == ["a1"], f"warmed {done} after the stop"
+    executor.warm()
+    assert done == ["a1", "a2", "a3"], "without a stop, every assignment is warmed once"
